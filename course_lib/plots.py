@@ -1,0 +1,175 @@
+"""Plots the notebooks share, so that every notebook draws the same idea the same way.
+
+Every function draws with matplotlib, returns the :class:`matplotlib.figure.Figure`
+it drew on, and checks its input: a wrong shape raises a ``ValueError`` that names
+the argument, what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _as_images(name: str, images, image_shape) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim < 2 or images.shape[0] == 0:
+        raise ValueError(f"`{name}` must be a non-empty batch of images, got shape {images.shape}")
+    size = int(np.prod(image_shape))
+    if int(np.prod(images.shape[1:])) != size:
+        raise ValueError(
+            f"`{name}` rows must hold {size} values to show as {tuple(image_shape)} images, got shape {images.shape}"
+        )
+    return images.reshape((images.shape[0], *image_shape))
+
+
+def show_images(images, image_shape=(8, 8), titles=None, ncols: int = 10, cmap: str = "gray_r", size: float = 0.9):
+    """Show a batch of images on a grid, ``ncols`` per row.
+
+    Args:
+        images: array ``(n, *image_shape)`` or ``(n, prod(image_shape))``.
+        image_shape: the shape of one image, e.g. ``(8, 8)``.
+        titles: optional ``n`` strings shown above the images.
+        ncols: images per row.
+    """
+    plt = _plt()
+    images = _as_images("images", images, image_shape)
+    n = len(images)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"`titles` must have one entry per image ({n}), got {len(titles)}")
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap=cmap)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def compare_reconstructions(originals, reconstructions, image_shape=(8, 8), n: int = 10, labels=("input", "output")):
+    """Originals on the top row, their reconstructions underneath.
+
+    Args:
+        originals, reconstructions: arrays of the same shape, ``(m, prod(image_shape))``
+            or ``(m, *image_shape)``; the first ``n`` are shown.
+        labels: the names of the two rows.
+    """
+    plt = _plt()
+    originals = _as_images("originals", originals, image_shape)
+    reconstructions = _as_images("reconstructions", reconstructions, image_shape)
+    if originals.shape != reconstructions.shape:
+        raise ValueError(
+            f"`reconstructions` must match `originals` in shape, got {reconstructions.shape} vs {originals.shape}"
+        )
+    n = min(n, len(originals))
+    fig, axes = plt.subplots(2, n, figsize=(0.9 * n, 2.1), squeeze=False)
+    for row, (batch, label) in enumerate(zip((originals, reconstructions), labels)):
+        for i in range(n):
+            ax = axes[row, i]
+            ax.imshow(batch[i], cmap="gray_r", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(label, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_codes_2d(codes, labels, ax=None, title: str | None = None, cmap: str = "tab10"):
+    """Scatter 2-D codes (one point per example), coloured by class label.
+
+    Args:
+        codes: array ``(n, 2)``.
+        labels: ``n`` integer class labels.
+        ax: an existing axes to draw on (a new figure otherwise).
+    """
+    plt = _plt()
+    codes = np.asarray(codes)
+    labels = np.asarray(labels)
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(f"`codes` must have shape (n, 2), got {codes.shape}")
+    if labels.shape != (codes.shape[0],):
+        raise ValueError(f"`labels` must have shape ({codes.shape[0]},) to match `codes`, got {labels.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.0))
+    scatter = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap=cmap, s=8, alpha=0.8)
+    classes = np.unique(labels)
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=scatter.cmap(scatter.norm(c)), label=str(c)) for c in classes
+    ]
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    ax.set_xlabel("code[0]")
+    ax.set_ylabel("code[1]")
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def plot_history(history, metrics=("loss",), ax=None, title: str | None = None, log: bool = False):
+    """Training curves from a Keras ``History`` (or its ``.history`` dict).
+
+    Each metric is drawn with its ``val_`` twin when there is one.
+    """
+    plt = _plt()
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, dict):
+        raise ValueError(f"`history` must be a keras History or a dict of lists, got {type(history).__name__}")
+    missing = [m for m in metrics if m not in logs]
+    if missing:
+        raise ValueError(f"`metrics` {missing} not in the history; it has {sorted(logs)}")
+    if ax is None:
+        _, ax = plt.subplots()
+    for metric in metrics:
+        ax.plot(np.arange(1, len(logs[metric]) + 1), logs[metric], label=metric)
+        if f"val_{metric}" in logs:
+            ax.plot(np.arange(1, len(logs[f"val_{metric}"]) + 1), logs[f"val_{metric}"], label=f"val_{metric}", linestyle="--")
+    ax.set_xlabel("epoch")
+    if log:
+        ax.set_yscale("log")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def draw_encoder_decoder(
+    ax=None,
+    input_label: str = "input x",
+    code_label: str = "code h",
+    output_label: str = "output",
+    encoder_label: str = "encoder",
+    decoder_label: str = "decoder",
+):
+    """The encoder-decoder picture: input -> encoder -> code -> decoder -> output.
+
+    The encoder narrows to the code and the decoder widens again, as in the
+    autoencoder of notebook 01 and the translation model of notebook 08.
+    """
+    plt = _plt()
+    from matplotlib.patches import FancyArrowPatch, Polygon, Rectangle
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 2.6))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 4)
+    ax.axis("off")
+    boxes = [  # (shape, text position, text, text rotation)
+        (Rectangle((0.2, 0.5), 1.0, 3.0, color="#9ecae1"), (0.7, 2.0), input_label, 90),
+        (Polygon([(1.9, 0.5), (3.9, 1.4), (3.9, 2.6), (1.9, 3.5)], color="#fdae6b"), (2.9, 2.0), encoder_label, 0),
+        (Rectangle((4.3, 1.4), 1.4, 1.2, color="#a1d99b"), (5.0, 2.0), code_label, 0),
+        (Polygon([(6.1, 1.4), (8.1, 0.5), (8.1, 3.5), (6.1, 2.6)], color="#fdae6b"), (7.1, 2.0), decoder_label, 0),
+        (Rectangle((8.8, 0.5), 1.0, 3.0, color="#9ecae1"), (9.3, 2.0), output_label, 90),
+    ]
+    for patch, (x, y), text, rotation in boxes:
+        ax.add_patch(patch)
+        ax.text(x, y, text, ha="center", va="center", fontsize=9, rotation=rotation)
+    for x0, x1 in ((1.2, 1.9), (3.9, 4.3), (5.7, 6.1), (8.1, 8.8)):
+        ax.add_patch(FancyArrowPatch((x0, 2.0), (x1, 2.0), arrowstyle="->", mutation_scale=12))
+    return ax.figure

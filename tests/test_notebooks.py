@@ -1,0 +1,128 @@
+"""Notebook hygiene: what a learner opening any notebook can rely on.
+
+nbval (configured in pyproject.toml) re-runs every notebook; these tests check the
+stored notebooks themselves: executed once top to bottom by tools/run_notebooks.py,
+no stored errors, the course skeleton, listed in the course map and the README.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from course_lib import course
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+SOURCES = sorted(ROOT.glob("course_lib/**/*.py")) + PATHS
+
+
+def _load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _source(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and _source(c).strip()]
+
+
+def _headings(nb):
+    """(cell index, heading line) for every level-2 Markdown heading."""
+    return [
+        (i, line.strip())
+        for i, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "markdown"
+        for line in _source(cell).splitlines()
+        if line.startswith("## ")
+    ]
+
+
+def _calls(code, name):
+    """The argument text of every call ``name(...)`` in ``code`` (parentheses balanced)."""
+    calls = []
+    for match in re.finditer(re.escape(name) + r"\(", code):
+        depth, i = 1, match.end()
+        while depth and i < len(code):
+            depth += {"(": 1, ")": -1}.get(code[i], 0)
+            i += 1
+        calls.append(code[match.end() : i - 1])
+    return calls
+
+
+def test_every_notebook_is_in_the_course_map_and_back():
+    on_disk = {p.name for p in PATHS}
+    listed = {nb.filename for nb in course.COURSE}
+    assert on_disk == listed, f"not in course_lib.course.COURSE: {on_disk - listed}; listed but missing: {listed - on_disk}"
+
+
+def test_readme_course_table_is_the_generated_one():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    expected = course.course_table_markdown(NOTEBOOKS)
+    assert course.readme_course_table(readme) == expected, (
+        "README course table is stale: run `.venv/bin/python tools/run_notebooks.py` to regenerate it"
+    )
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_executed_once_top_to_bottom_without_errors(path):
+    nb = _load(path)
+    assert nb["metadata"].get("kernelspec", {}).get("name") == "python3"
+    counts = [c.get("execution_count") for c in _code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), f"execution counts {counts}: rerun tools/run_notebooks.py"
+    errors = [o for c in _code_cells(nb) for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"stored error output: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_recorded_wall_time_is_within_budget(path):
+    seconds = course.read_wall_time(path)
+    assert seconds is not None, "no wall time recorded: run tools/run_notebooks.py"
+    assert seconds <= course.TIME_BUDGET_S, f"{path.name} took {seconds} s, budget {course.TIME_BUDGET_S} s"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_course_skeleton(path):
+    nb = _load(path)
+    entry = course.find(path.name[:2])
+    first = _source(nb["cells"][0])
+    assert nb["cells"][0]["cell_type"] == "markdown" and first.splitlines()[0] == entry.heading
+    assert entry.seed_line in first, f"first cell must name the seed sections: {entry.seed_line!r}"
+
+    headings = _headings(nb)
+    titles = [h for _, h in headings]
+    for required in ("## Learning objectives", "## Setup", "## Summary", "## Exercises"):
+        assert required in titles, f"missing section {required!r}; has {titles}"
+    numbered = [int(m.group(1)) for t in titles if (m := re.match(r"## (\d+)\. ", t))]
+    assert len(numbered) >= 2 and numbered == list(range(1, len(numbered) + 1)), f"numbered sections {numbered}"
+    order = [titles.index(t) for t in ("## Learning objectives", "## Setup")]
+    first_numbered = next(i for i, t in enumerate(titles) if re.match(r"## 1\. ", t))
+    assert order[0] < order[1] < first_numbered < titles.index("## Summary") < titles.index("## Exercises")
+
+    setup_cell = _code_cells(nb)[0]
+    assert "setup_notebook(" in _source(setup_cell), "the first code cell must call course_lib.setup_notebook()"
+    exercises_at = dict((t, i) for i, t in headings)["## Exercises"]
+    solutions = [c for c in nb["cells"][exercises_at:] if c["cell_type"] == "code" and _source(c).strip()]
+    assert solutions, "exercises need worked solutions that run"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_claims_are_checked_and_training_is_quiet(path):
+    code = "\n".join(_source(c) for c in _code_cells(_load(path)))
+    assert "# NBVAL_CHECK_OUTPUT" in code, "mark at least one deterministic cell with # NBVAL_CHECK_OUTPUT"
+    assert re.search(r"^\s*assert |check_", code, re.M), "results a notebook claims must be checked in code"
+    keras_fits = [args for args in _calls(code, ".fit") if re.search(r"\b(epochs|batch_size)\s*=", args)]
+    for args in keras_fits:
+        assert re.search(r"verbose\s*=\s*[02]\b", args), f"Keras fit(...) without verbose=0 or 2: fit({args[:80]}...)"
+    streams = "".join("".join(o.get("text", "")) for c in _code_cells(_load(path)) for o in c.get("outputs", []))
+    assert not re.search(r"Epoch \d+/\d+|━━━━━━━━━━━━━━━━━━━━ \d", streams), "a progress bar was stored: use verbose=0 or 2"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_keras_3_style_only(path):
+    text = path.read_text(encoding="utf-8")
+    assert "tf.keras" not in text, f"{path.name} uses tf.keras; use `import keras` (Keras 3)"

@@ -1,0 +1,56 @@
+import matplotlib.figure
+import numpy as np
+import pytest
+
+from course_lib import plots
+
+rng = np.random.default_rng(0)
+
+
+def test_show_images_draws_one_axis_per_image():
+    fig = plots.show_images(rng.random((12, 64)), (8, 8), titles=[str(i) for i in range(12)], ncols=5)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 12 and shown[3].get_title() == "3"
+
+
+def test_compare_reconstructions_two_rows():
+    x = rng.random((5, 64))
+    fig = plots.compare_reconstructions(x, x * 0.5, n=4)
+    assert len([ax for ax in fig.axes if ax.images]) == 8
+    np.testing.assert_allclose(fig.axes[4].images[0].get_array(), (x[0] * 0.5).reshape(8, 8))
+
+
+def test_plot_codes_2d_one_point_per_example_and_legend_per_class():
+    fig = plots.plot_codes_2d(rng.normal(size=(30, 2)), np.arange(30) % 3, title="codes")
+    ax = fig.axes[0]
+    assert ax.collections[0].get_offsets().shape == (30, 2)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1", "2"]
+
+
+def test_plot_history_draws_validation_twin():
+    fig = plots.plot_history({"loss": [3, 2, 1], "val_loss": [3, 2.5, 2]}, log=True)
+    assert [line.get_label() for line in fig.axes[0].lines] == ["loss", "val_loss"]
+
+
+def test_draw_encoder_decoder_returns_figure():
+    fig = plots.draw_encoder_decoder(code_label="h")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert "h" in [t.get_text() for t in fig.axes[0].texts]
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: plots.show_images(np.zeros((3, 10)), (8, 8)), "64 values"),
+        (lambda: plots.show_images(np.zeros((0, 64))), "non-empty"),
+        (lambda: plots.show_images(np.zeros((2, 64)), titles=["a"]), "titles"),
+        (lambda: plots.compare_reconstructions(np.zeros((3, 64)), np.zeros((2, 64))), "reconstructions"),
+        (lambda: plots.plot_codes_2d(np.zeros((4, 3)), np.zeros(4)), r"codes.*\(n, 2\)"),
+        (lambda: plots.plot_codes_2d(np.zeros((4, 2)), np.zeros(5)), "labels"),
+        (lambda: plots.plot_history({"loss": [1]}, metrics=("accuracy",)), "accuracy"),
+        (lambda: plots.plot_history([1, 2]), "History"),
+    ],
+)
+def test_bad_input_names_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

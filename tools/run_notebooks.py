@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Re-execute course notebooks in place on a fresh kernel and record their wall times.
+
+This is the only way notebook outputs are produced:
+
+    .venv/bin/python tools/run_notebooks.py            # every notebook
+    .venv/bin/python tools/run_notebooks.py 01 03      # the ones named (number or filename)
+
+Each notebook's outputs are cleared, it runs top to bottom on a new ``python3`` kernel
+(from the notebooks/ folder, network forbidden as in the tests), and its wall time,
+kernel start included, is stored in its metadata. The README's course table is then
+regenerated from ``course_lib.course``. The exit status is 1 if a notebook failed or
+ran over the time budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_lib import course  # noqa: E402
+from course_lib.env import OFFLINE_ENV_VAR  # noqa: E402
+
+NOTEBOOKS = ROOT / "notebooks"
+README = ROOT / "README.md"
+
+
+def select(names: list[str]) -> list[Path]:
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return paths
+    chosen = []
+    for name in names:
+        matches = [p for p in paths if p.name == name or p.name.startswith(f"{name}_") or p.stem == name]
+        if not matches:
+            raise SystemExit(f"run_notebooks: no notebook matches {name!r}; have {[p.name for p in paths]}")
+        chosen += matches
+    return chosen
+
+
+def execute(path: Path, cell_timeout: int) -> float:
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+            cell.metadata.pop("execution", None)
+    client = NotebookClient(
+        nb,
+        timeout=cell_timeout,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    nb.metadata.setdefault(course.METADATA_KEY, {})["wall_time_s"] = round(seconds, 1)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="notebook numbers or filenames (default: all)")
+    parser.add_argument("--cell-timeout", type=int, default=300, help="seconds one cell may run")
+    args = parser.parse_args()
+
+    os.environ[OFFLINE_ENV_VAR] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    failed = []
+    for path in select(args.names):
+        print(f"{path.name:<50}", end=" ", flush=True)
+        try:
+            seconds = execute(path, args.cell_timeout)
+        except CellExecutionError as exc:
+            print("FAILED (outputs left as they were)")
+            print(str(exc)[-3000:])
+            failed.append(path.name)
+            continue
+        over = seconds > course.TIME_BUDGET_S
+        print(f"{seconds:6.1f} s" + (f"  OVER the {course.TIME_BUDGET_S:.0f} s budget" if over else ""))
+        if over:
+            failed.append(path.name)
+
+    README.write_text(course.with_course_table(README.read_text(encoding="utf-8"), course.course_table_markdown(NOTEBOOKS)), encoding="utf-8")
+    print(f"README course table updated. {'Failed or over budget: ' + ', '.join(failed) if failed else 'All within budget.'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
