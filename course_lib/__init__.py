@@ -12,6 +12,7 @@ imported on first use::
     course_lib.setup_notebook(seed=0)          # versions, backend, device, seed
     split = course_lib.datasets.load_digits_split()
     course_lib.plots.plot_codes_2d(codes, split.y_test)
+    encoder = course_lib.DenseEncoder(output_dim=32, hidden_dims=(128,))
 """
 
 import importlib
@@ -28,7 +29,13 @@ from course_lib.env import (
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("course", "datasets", "env", "plots")
+_LAZY_SUBMODULES = ("course", "datasets", "encoders", "env", "formulas", "plots", "recurrent")
+_LAZY_ATTRIBUTES = {
+    "DenseEncoder": "encoders",
+    "ConvEncoder": "encoders",
+    "FormulaRNNCell": "recurrent",
+    "RecurrentEncoder": "recurrent",
+}
 
 __all__ = [
     "EnvironmentReport",
@@ -40,6 +47,7 @@ __all__ = [
     "set_seed",
     "setup_notebook",
     *_LAZY_SUBMODULES,
+    *_LAZY_ATTRIBUTES,
 ]
 
 
@@ -47,4 +55,6 @@ def __getattr__(name):
     """Import submodules on first attribute access (PEP 562)."""
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"course_lib.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(f"course_lib.{_LAZY_ATTRIBUTES[name]}"), name)
     raise AttributeError(f"module 'course_lib' has no attribute {name!r}")

@@ -1,0 +1,173 @@
+"""The NumPy formulas of course_lib.formulas equal Keras' layers, autodiff and finite differences."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course_lib import formulas as F
+
+rng = np.random.default_rng(0)
+ATOL = 1e-5
+
+
+def randn(*shape):
+    return rng.normal(size=shape).astype("float32")
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "linear"])
+def test_activations_equal_keras_and_their_derivatives_equal_finite_differences(name):
+    f, f_grad = F.activation(name)
+    z = np.linspace(-6, 6, 101).astype("float64")
+    z = z[np.abs(z) > 1e-3]  # ReLU has no derivative at 0
+    np.testing.assert_allclose(f(z), keras.ops.convert_to_numpy(keras.activations.get(name)(z.astype("float32"))), atol=ATOL)
+    eps = 1e-6
+    np.testing.assert_allclose(f_grad(z), (f(z + eps) - f(z - eps)) / (2 * eps), atol=1e-6)
+
+
+def test_sigmoid_does_not_overflow():
+    assert np.all(np.isfinite(F.sigmoid(np.array([-1000.0, 1000.0]))))
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "linear"])
+def test_dense_equals_keras_dense(name):
+    x, W, b = randn(5, 7), randn(4, 7), randn(4)
+    layer = keras.layers.Dense(4, activation=name)
+    layer.build((None, 7))
+    layer.set_weights([W.T, b])  # Keras stores W transposed
+    np.testing.assert_allclose(F.dense(x, W, b, F.activation(name)[0]), keras.ops.convert_to_numpy(layer(x)), atol=ATOL)
+    np.testing.assert_allclose(F.dense(x[0], W, b, F.activation(name)[0]), keras.ops.convert_to_numpy(layer(x))[0], atol=ATOL)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv2d_equals_keras_conv2d(stride, padding):
+    x, W, b = randn(2, 9, 8, 3), randn(3, 2, 3, 4), randn(4)
+    layer = keras.layers.Conv2D(4, (3, 2), strides=stride, padding=padding, activation="relu")
+    layer.build(x.shape)
+    layer.set_weights([W, b])
+    np.testing.assert_allclose(F.conv2d(x, W, b, F.relu, stride, padding), keras.ops.convert_to_numpy(layer(x)), atol=ATOL)
+
+
+@pytest.mark.parametrize("stride", [1, 3])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv1d_equals_keras_conv1d(stride, padding):
+    x, W, b = randn(2, 20, 3), randn(5, 3, 6), randn(6)
+    layer = keras.layers.Conv1D(6, 5, strides=stride, padding=padding, activation="tanh")
+    layer.build(x.shape)
+    layer.set_weights([W, b])
+    np.testing.assert_allclose(F.conv1d(x, W, b, F.tanh, stride, padding), keras.ops.convert_to_numpy(layer(x)), atol=ATOL)
+    np.testing.assert_allclose(F.conv1d(x[1], W, b, F.tanh, stride, padding), keras.ops.convert_to_numpy(layer(x))[1], atol=ATOL)
+
+
+def test_rnn_equals_keras_simple_rnn():
+    x, W_xh, W_hh, b_h = randn(3, 6, 4), randn(5, 4) * 0.5, randn(5, 5) * 0.5, randn(5)
+    layer = keras.layers.SimpleRNN(5, return_sequences=True)
+    layer.build(x.shape)
+    layer.set_weights([W_xh.T, W_hh.T, b_h])  # kernel, recurrent_kernel, bias
+    states = F.rnn(x, W_xh, W_hh, b_h)
+    np.testing.assert_allclose(states, keras.ops.convert_to_numpy(layer(x)), atol=ATOL)
+    np.testing.assert_allclose(F.rnn(x[0], W_xh, W_hh, b_h)[-1], states[0, -1], atol=ATOL)
+
+
+def test_dense_backward_equals_autodiff_and_finite_differences():
+    x, W, b, target = randn(6, 5).astype("float64"), randn(3, 5).astype("float64"), randn(3).astype("float64"), randn(6, 3)
+
+    def loss(W, b, x):
+        return 0.5 * np.sum((F.dense(x, W, b, F.tanh) - target) ** 2)
+
+    grad_h = F.dense(x, W, b, F.tanh) - target
+    gW, gb, gx = F.dense_backward(x, W, b, grad_h, F.tanh_grad)
+
+    tW, tb, tx = tf.Variable(W), tf.Variable(b), tf.Variable(x)
+    with tf.GradientTape() as tape:
+        h = tf.tanh(tx @ tf.transpose(tW) + tb)
+        tf_loss = 0.5 * tf.reduce_sum((h - target) ** 2)
+    for ours, theirs in zip((gW, gb, gx), tape.gradient(tf_loss, [tW, tb, tx])):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-6, atol=1e-9)
+
+    eps = 1e-6
+    for index in [(0, 0), (2, 4), (1, 3)]:
+        bumped = [W.copy(), W.copy()]
+        bumped[0][index] += eps
+        bumped[1][index] -= eps
+        numeric = (loss(bumped[0], b, x) - loss(bumped[1], b, x)) / (2 * eps)
+        assert numeric == pytest.approx(gW[index], rel=1e-5, abs=1e-8)
+
+
+def test_rnn_backward_through_time_equals_autodiff_and_finite_differences():
+    x = randn(2, 5, 3).astype("float64")
+    W_xh, W_hh, b_h = (randn(4, 3) * 0.5).astype("float64"), (randn(4, 4) * 0.5).astype("float64"), randn(4).astype("float64")
+    target = randn(2, 5, 4).astype("float64")
+
+    def loss(W_xh, W_hh, b_h, x):
+        return 0.5 * np.sum((F.rnn(x, W_xh, W_hh, b_h) - target) ** 2)
+
+    grad_states = F.rnn(x, W_xh, W_hh, b_h) - target
+    ours = F.rnn_backward(x, W_xh, W_hh, b_h, grad_states)
+
+    variables = [tf.Variable(v) for v in (W_xh, W_hh, b_h, x)]
+    with tf.GradientTape() as tape:
+        h, states = tf.zeros((2, 4), tf.float64), []
+        for t in range(5):
+            h = tf.tanh(h @ tf.transpose(variables[1]) + variables[3][:, t] @ tf.transpose(variables[0]) + variables[2])
+            states.append(h)
+        tf_loss = 0.5 * tf.reduce_sum((tf.stack(states, 1) - target) ** 2)
+    for mine, theirs in zip(ours, tape.gradient(tf_loss, variables)):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-6, atol=1e-9)
+
+    eps = 1e-6
+    up, down = W_hh.copy(), W_hh.copy()
+    up[1, 2] += eps
+    down[1, 2] -= eps
+    numeric = (loss(W_xh, up, b_h, x) - loss(W_xh, down, b_h, x)) / (2 * eps)
+    assert numeric == pytest.approx(ours[1][1, 2], rel=1e-5)
+
+
+def test_initialisers_match_keras_statistics():
+    fan_in, fan_out = 400, 300
+    generator = np.random.default_rng(1)
+    ours_glorot = F.glorot_uniform(fan_in, fan_out, generator)
+    keras_glorot = keras.ops.convert_to_numpy(keras.initializers.GlorotUniform(seed=1)((fan_in, fan_out)))
+    limit = np.sqrt(6 / (fan_in + fan_out))
+    assert ours_glorot.shape == (fan_out, fan_in)
+    assert np.abs(ours_glorot).max() <= limit and np.abs(keras_glorot).max() <= limit
+    assert ours_glorot.var() == pytest.approx(keras_glorot.var(), rel=0.03)
+    assert ours_glorot.var() == pytest.approx(2 / (fan_in + fan_out), rel=0.03)
+
+    ours_he = F.he_normal(fan_in, fan_out, generator)
+    keras_he = keras.ops.convert_to_numpy(keras.initializers.HeNormal(seed=1)((fan_in, fan_out)))
+    assert ours_he.var() == pytest.approx(keras_he.var(), rel=0.03)
+    assert ours_he.var() == pytest.approx(2 / fan_in, rel=0.03)
+    assert np.abs(ours_he).max() <= 2 * np.sqrt(2 / fan_in) / 0.8796 + 1e-6
+
+
+def test_gradient_descent_step_equals_keras_sgd():
+    params, grads = [randn(3, 2), randn(2)], [randn(3, 2), randn(2)]
+    ours = F.gradient_descent_step(params, grads, 0.1)
+    variables = [keras.Variable(p) for p in params]
+    keras.optimizers.SGD(learning_rate=0.1).apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in grads], variables))
+    for mine, theirs in zip(ours, variables):
+        np.testing.assert_allclose(mine, keras.ops.convert_to_numpy(theirs), atol=1e-6)
+    np.testing.assert_array_equal(params[0], params[0].copy())  # inputs untouched
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: F.dense(randn(2, 5), randn(3, 4), randn(3)), ValueError, "x.*4 features"),
+        (lambda: F.dense(randn(2, 4), randn(3, 4), randn(2)), ValueError, "`b`"),
+        (lambda: F.conv2d(randn(2, 5, 5, 3), randn(3, 3, 2, 4), randn(4)), ValueError, "`W`"),
+        (lambda: F.conv2d(randn(5, 5), randn(3, 3, 1, 4), randn(4)), ValueError, "rank 3"),
+        (lambda: F.conv2d(randn(5, 5, 1), randn(3, 3, 1, 4), randn(4), padding="full"), ValueError, "padding"),
+        (lambda: F.conv2d(randn(2, 2, 1), randn(3, 3, 1, 4), randn(4)), ValueError, "larger than"),
+        (lambda: F.conv2d(np.array([[["a"]]]), randn(1, 1, 1, 1), randn(1)), TypeError, "numeric"),
+        (lambda: F.rnn(randn(2, 5, 3), randn(4, 2), randn(4, 4), randn(4)), ValueError, "W_xh"),
+        (lambda: F.activation("gelu"), ValueError, "name"),
+        (lambda: F.gradient_descent_step([randn(2)], [randn(2)], 0.0), ValueError, "learning_rate"),
+        (lambda: F.gradient_descent_step([randn(2)], [randn(3)], 0.1), ValueError, "shape"),
+    ],
+)
+def test_bad_input_raises_clear_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
