@@ -60,6 +60,37 @@ COURSE: tuple[Notebook, ...] = (
         ("§1", "§6"),
         "An autoencoder squeezes 64-pixel digits into 2–16 numbers and back; compared with PCA at the same size.",
     ),
+    Notebook(
+        "02",
+        "representations_pretraining_finetuning",
+        "Representations, pretraining and fine-tuning",
+        ("§2", "Q2"),
+        "An encoder trained on digits 0–4 reused for 5–9 with few labels: frozen vs fine-tuned vs from scratch.",
+    ),
+    Notebook(
+        "03",
+        "the_five_steps",
+        "The five steps: structure, initialisation, forward, backward, fine-tuning",
+        ("§3",),
+        "Initialisation statistics through a deep stack; forward and backward by hand checked against autodiff; "
+        "gradient descent by hand vs an optimizer; a learning-rate sweep.",
+    ),
+    Notebook(
+        "04",
+        "the_three_formulas",
+        "The three formulas: dense, convolution, recurrence",
+        ("§4",),
+        "h = f(Wx+b), the convolution and the RNN recurrence in NumPy, symbol by symbol, shown equal to Keras "
+        "Dense, Conv2D and SimpleRNN.",
+    ),
+    Notebook(
+        "05",
+        "the_fully_connected_encoder",
+        "The fully connected encoder of §5",
+        ("§5", "Q3"),
+        "The article's PyTorch Encoder in Keras: trained as a classifier (≥ 97 %) and as an autoencoder; "
+        "parameters counted by hand; saved and loaded; its codes visualised.",
+    ),
 )
 
 

@@ -173,3 +173,33 @@ def draw_encoder_decoder(
     for x0, x1 in ((1.2, 1.9), (3.9, 4.3), (5.7, 6.1), (8.1, 8.8)):
         ax.add_patch(FancyArrowPatch((x0, 2.0), (x1, 2.0), arrowstyle="->", mutation_scale=12))
     return ax.figure
+
+
+def draw_unrolled_rnn(steps: int = 4, ax=None, input_label: str = "x", state_label: str = "h"):
+    """The recurrence unrolled in time: each step reads x_t and h_{t-1} and writes h_t.
+
+    Every box applies the same weights (W_xh, W_hh, b_h): one cell, used ``steps`` times.
+    """
+    plt = _plt()
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"`steps` must be a positive int, got {steps!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.9 * steps + 1.5, 2.8))
+    ax.set_xlim(-1.2, 2.0 * steps)
+    ax.set_ylim(-0.2, 3.2)
+    ax.axis("off")
+    arrow = dict(arrowstyle="->", mutation_scale=12)
+    ax.text(-0.8, 1.5, f"${state_label}_0$", ha="center", va="center", fontsize=11)
+    for t in range(steps):
+        x0 = 2.0 * t
+        ax.add_patch(FancyBboxPatch((x0 + 0.1, 1.1), 1.0, 0.8, boxstyle="round,pad=0.05", color="#fdae6b"))
+        ax.text(x0 + 0.6, 1.5, "f(·)", ha="center", va="center", fontsize=10)
+        ax.text(x0 + 0.6, 0.1, f"${input_label}_{{{t + 1}}}$", ha="center", va="center", fontsize=11)
+        ax.add_patch(FancyArrowPatch((x0 + 0.6, 0.35), (x0 + 0.6, 1.05), **arrow))
+        ax.text(x0 + 0.6, 2.9, f"${state_label}_{{{t + 1}}}$", ha="center", va="center", fontsize=11)
+        ax.add_patch(FancyArrowPatch((x0 + 0.6, 1.95), (x0 + 0.6, 2.65), **arrow))
+        ax.add_patch(FancyArrowPatch((x0 - 0.55 if t == 0 else x0 - 0.85, 1.5), (x0 + 0.05, 1.5), **arrow))
+    ax.set_title("the same weights $W_{xh}, W_{hh}, b_h$ at every step", fontsize=10)
+    return ax.figure

@@ -38,6 +38,12 @@ def test_draw_encoder_decoder_returns_figure():
     assert "h" in [t.get_text() for t in fig.axes[0].texts]
 
 
+def test_draw_unrolled_rnn_one_box_per_step():
+    fig = plots.draw_unrolled_rnn(steps=5)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts.count("f(·)") == 5 and "$x_{5}$" in texts and "$h_{5}$" in texts
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
@@ -49,6 +55,7 @@ def test_draw_encoder_decoder_returns_figure():
         (lambda: plots.plot_codes_2d(np.zeros((4, 2)), np.zeros(5)), "labels"),
         (lambda: plots.plot_history({"loss": [1]}, metrics=("accuracy",)), "accuracy"),
         (lambda: plots.plot_history([1, 2]), "History"),
+        (lambda: plots.draw_unrolled_rnn(0), "steps"),
     ],
 )
 def test_bad_input_names_the_argument(call, message):
