@@ -91,6 +91,29 @@ COURSE: tuple[Notebook, ...] = (
         "The article's PyTorch Encoder in Keras: trained as a classifier (≥ 97 %) and as an autoencoder; "
         "parameters counted by hand; saved and loaded; its codes visualised.",
     ),
+    Notebook(
+        "06",
+        "encoder_zoo",
+        "Encoder zoo: dense, convolutional, recurrent and Transformer encoders on MNIST-1D",
+        ("§3.1", "§4", "Q4"),
+        "Four encoders from course_lib on MNIST-1D: accuracy, parameters and training time, next to the published table.",
+    ),
+    Notebook(
+        "07",
+        "self_attention",
+        "Self-attention and the Transformer encoder",
+        ("§8",),
+        "Attention from its formula, checked against Keras; positional encodings; attention maps of a trained "
+        "model; time and memory against sequence length.",
+    ),
+    Notebook(
+        "08",
+        "translation",
+        "Encoder–decoder at work: translating dates into Chinese",
+        ("§1", "§6"),
+        "An RNN with attention and a Transformer translate English dates into Chinese; greedy vs beam search; "
+        "exact match and character error rate; alignment heat maps.",
+    ),
 )
 
 

@@ -1,0 +1,353 @@
+"""Sequence to sequence: the encoder-decoder of §1 for translation.
+
+- :class:`Vocabulary` maps tokens to ids and back (id 0 is padding); it is stored in
+  the model's config, so a saved model carries its vocabularies.
+- :class:`RNNSeq2Seq`: a bidirectional GRU encoder (:class:`course_lib.recurrent.RecurrentEncoder`)
+  and a GRU decoder that attends to the encoder's states
+  (:class:`course_lib.attention.MultiHeadAttention` with one head).
+- :class:`TransformerSeq2Seq`: :class:`course_lib.transformer.TransformerEncoder` and
+  a stack of :class:`course_lib.transformer.TransformerDecoderBlock`.
+
+Both are trained with teacher forcing (the decoder reads the true previous target
+token) and decode with :func:`greedy_decode` or :func:`beam_search_decode`.
+:func:`edit_distance`, :func:`exact_match` and :func:`character_error_rate` score them.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from course_lib import _validation as check
+from course_lib.attention import MultiHeadAttention
+from course_lib.positional import SinusoidalPositionalEncoding
+from course_lib.recurrent import RecurrentEncoder
+from course_lib.transformer import TransformerDecoderBlock, TransformerEncoder
+
+
+class Vocabulary:
+    """Tokens ↔ ids, with ``<pad>`` = 0, ``<unk>`` = 1, ``<bos>`` = 2, ``<eos>`` = 3.
+
+    Args:
+        tokens: the regular tokens, in id order (ids start at 4).
+
+    Example:
+        >>> vocab = Vocabulary.from_sequences([["a", "b"], ["b", "c"]])
+        >>> vocab.encode(["b", "z"], eos=True)
+        [5, 1, 3]
+        >>> vocab.decode([2, 5, 6, 3, 0])
+        ['b', 'c']
+    """
+
+    SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
+    PAD, UNK, BOS, EOS = 0, 1, 2, 3
+
+    def __init__(self, tokens):
+        tokens = list(tokens)
+        clash = [t for t in tokens if t in self.SPECIALS]
+        if clash or len(set(tokens)) != len(tokens):
+            raise ValueError(f"Vocabulary: `tokens` must be distinct and not special tokens; repeated or special: {clash or 'duplicates'}")
+        self.tokens = [*self.SPECIALS, *tokens]
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+
+    @classmethod
+    def from_sequences(cls, sequences):
+        """Every distinct token of ``sequences`` (lists of tokens), sorted."""
+        return cls(sorted({token for sequence in sequences for token in sequence}))
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def encode(self, tokens, bos: bool = False, eos: bool = False) -> list[int]:
+        """Ids of ``tokens``; unknown tokens become ``<unk>``."""
+        ids = [self.index.get(token, self.UNK) for token in tokens]
+        return [self.BOS] * bos + ids + [self.EOS] * eos
+
+    def encode_batch(self, sequences, length: int, bos: bool = False, eos: bool = False) -> np.ndarray:
+        """A ``(len(sequences), length)`` int32 array of ids, padded with 0.
+
+        Raises:
+            ValueError: a sequence (with ``<bos>``/``<eos>``) is longer than ``length``;
+                nothing is cut silently.
+        """
+        out = np.zeros((len(sequences), length), dtype="int32")
+        for row, tokens in enumerate(sequences):
+            ids = self.encode(tokens, bos, eos)
+            if len(ids) > length:
+                raise ValueError(f"Vocabulary.encode_batch: sequence {row} has {len(ids)} ids, more than length={length}: {tokens!r}")
+            out[row, : len(ids)] = ids
+        return out
+
+    def decode(self, ids) -> list[str]:
+        """Tokens of ``ids`` up to the first ``<eos>``, without ``<pad>`` and ``<bos>``."""
+        tokens = []
+        for i in np.asarray(ids).tolist():
+            if i == self.EOS:
+                break
+            if i not in (self.PAD, self.BOS):
+                tokens.append(self.tokens[i])
+        return tokens
+
+    def get_config(self):
+        return {"tokens": self.tokens[len(self.SPECIALS) :]}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["tokens"])
+
+    def __eq__(self, other):
+        return isinstance(other, Vocabulary) and other.tokens == self.tokens
+
+
+class Seq2Seq(keras.Model):
+    """Common part of the encoder-decoder models: vocabularies, data preparation, decoding.
+
+    ``model((source_ids, target_in_ids))`` returns next-token logits
+    ``(batch, target_steps, target_vocab)``: position ``t`` predicts target token
+    ``t + 1`` from the source and the target tokens up to ``t`` (teacher forcing).
+    """
+
+    def __init__(self, source_vocab, target_vocab, max_length=32, **kwargs):
+        super().__init__(**kwargs)
+        self.source_vocab = source_vocab if isinstance(source_vocab, Vocabulary) else Vocabulary.from_config(source_vocab)
+        self.target_vocab = target_vocab if isinstance(target_vocab, Vocabulary) else Vocabulary.from_config(target_vocab)
+        self.max_length = check.positive_int(type(self).__name__, "max_length", max_length)
+
+    def prepare(self, source_tokens, target_tokens=None):
+        """Ids for training: ``((source, target_in), target_out)``, or just ``source`` without targets.
+
+        ``target_in`` is ``<bos>`` + target, ``target_out`` is target + ``<eos>``.
+        """
+        source = self.source_vocab.encode_batch(source_tokens, self.max_length)
+        if target_tokens is None:
+            return source
+        target_in = self.target_vocab.encode_batch(target_tokens, self.max_length, bos=True)
+        target_out = self.target_vocab.encode_batch(target_tokens, self.max_length, eos=True)
+        return (source, target_in), target_out
+
+    def _check_inputs(self, inputs):
+        owner = type(self).__name__
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError(f"{owner}: `inputs` must be a pair (source_ids, target_in_ids), got {type(inputs).__name__}")
+        for name, x in zip(("source_ids", "target_in_ids"), inputs):
+            dtype = keras.backend.standardize_dtype(x.dtype)
+            if "int" not in dtype:
+                raise TypeError(f"{owner}: `{name}` must hold integer token ids, got dtype {dtype}")
+            check.input_rank(owner, x.shape, 2, f"(batch, steps) for `{name}`")
+        return inputs
+
+    def translate(self, source_tokens, beam_width: int = 1, max_length: int | None = None) -> list[list[str]]:
+        """Translate token lists: greedy for ``beam_width == 1``, else beam search."""
+        source = self.prepare(source_tokens)
+        length = max_length or self.max_length
+        ids = greedy_decode(self, source, length) if beam_width == 1 else beam_search_decode(self, source, beam_width, length)
+        return [self.target_vocab.decode(row) for row in ids]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(source_vocab=self.source_vocab.get_config(), target_vocab=self.target_vocab.get_config(), max_length=self.max_length)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="course_lib")
+class RNNSeq2Seq(Seq2Seq):
+    """GRU encoder-decoder with attention (Bahdanau et al., 2015; Luong et al., 2015).
+
+    The bidirectional GRU encoder turns the source into one vector per token; the
+    decoder GRU starts from their (masked) mean, and at each target step attends to
+    all of them (dot-product attention, one head) and predicts the next token from its
+    state and the attended context.
+
+    Args:
+        source_vocab, target_vocab: :class:`Vocabulary` of each side.
+        embed_dim: token embedding size.
+        units: GRU size of each encoder direction (the decoder has ``2 * units``).
+        max_length: longest sequence, in ids, either side.
+
+    Example:
+        >>> model = RNNSeq2Seq(Vocabulary(["a", "b"]), Vocabulary(["x"]), embed_dim=8, units=8)
+        >>> model((np.array([[4, 5]]), np.array([[2, 4]]))).shape
+        (1, 2, 5)
+    """
+
+    def __init__(self, source_vocab, target_vocab, embed_dim=64, units=64, max_length=32, **kwargs):
+        super().__init__(source_vocab, target_vocab, max_length, **kwargs)
+        self.embed_dim = check.positive_int(type(self).__name__, "embed_dim", embed_dim)
+        self.units = check.positive_int(type(self).__name__, "units", units)
+        self.source_embedding = keras.layers.Embedding(len(self.source_vocab), embed_dim, mask_zero=True, name="source_embedding")
+        self.encoder = RecurrentEncoder(units, cell="gru", bidirectional=True, return_sequences=True, name="encoder")
+        self.initial_state = keras.layers.Dense(2 * units, activation="tanh", name="initial_state")
+        self.target_embedding = keras.layers.Embedding(len(self.target_vocab), embed_dim, mask_zero=True, name="target_embedding")
+        self.decoder = keras.layers.GRU(2 * units, return_sequences=True, name="decoder")
+        self.attention = MultiHeadAttention(num_heads=1, key_dim=2 * units, name="attention")
+        self.output_layer = keras.layers.Dense(len(self.target_vocab), name="next_token")
+
+    def call(self, inputs, training=None, return_attention_scores=False):
+        source, target_in = self._check_inputs(inputs)
+        source_mask, target_mask = ops.not_equal(source, 0), ops.not_equal(target_in, 0)
+        memory = self.encoder(self.source_embedding(source), mask=source_mask, training=training)
+        keep = ops.expand_dims(ops.cast(source_mask, memory.dtype), -1)
+        summary = ops.sum(memory * keep, axis=1) / ops.maximum(ops.sum(keep, axis=1), 1.0)
+        states = self.decoder(
+            self.target_embedding(target_in), initial_state=self.initial_state(summary), mask=target_mask, training=training
+        )
+        context, weights = self.attention(states, memory, value_mask=source_mask, return_attention_scores=True, training=training)
+        logits = self.output_layer(ops.concatenate([states, context], axis=-1))
+        return (logits, weights[:, 0]) if return_attention_scores else logits
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(embed_dim=self.embed_dim, units=self.units)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="course_lib")
+class TransformerSeq2Seq(Seq2Seq):
+    """Transformer encoder-decoder (Vaswani et al., 2017), small.
+
+    Args:
+        source_vocab, target_vocab: :class:`Vocabulary` of each side.
+        model_dim, num_heads, ff_dim, num_layers, dropout: sizes of the encoder and of
+            the decoder (the same for both).
+        max_length: longest sequence, in ids, either side.
+
+    Example:
+        >>> model = TransformerSeq2Seq(Vocabulary(["a", "b"]), Vocabulary(["x"]), model_dim=8, num_heads=2, ff_dim=16)
+        >>> model((np.array([[4, 5]]), np.array([[2, 4]]))).shape
+        (1, 2, 5)
+    """
+
+    def __init__(self, source_vocab, target_vocab, model_dim=64, num_heads=4, ff_dim=128, num_layers=2, dropout=0.1, max_length=32, **kwargs):
+        super().__init__(source_vocab, target_vocab, max_length, **kwargs)
+        owner = type(self).__name__
+        self.model_dim = check.positive_int(owner, "model_dim", model_dim)
+        self.num_heads = check.positive_int(owner, "num_heads", num_heads)
+        self.ff_dim = check.positive_int(owner, "ff_dim", ff_dim)
+        self.num_layers = check.positive_int(owner, "num_layers", num_layers)
+        self.dropout = check.rate(owner, "dropout", dropout)
+        self.encoder = TransformerEncoder(
+            num_layers, num_heads, ff_dim, model_dim, vocab_size=len(self.source_vocab), max_length=max_length, dropout=dropout, name="encoder"
+        )
+        self.target_embedding = keras.layers.Embedding(len(self.target_vocab), model_dim, name="target_embedding")
+        self.position = SinusoidalPositionalEncoding(max_length, name="target_position")
+        self.dropout_layer = keras.layers.Dropout(dropout)
+        self.decoder_blocks = [TransformerDecoderBlock(num_heads, ff_dim, dropout, name=f"decoder{i + 1}") for i in range(num_layers)]
+        self.output_layer = keras.layers.Dense(len(self.target_vocab), name="next_token")
+
+    def call(self, inputs, training=None, return_attention_scores=False):
+        source, target_in = self._check_inputs(inputs)
+        source_mask, target_mask = ops.not_equal(source, 0), ops.not_equal(target_in, 0)
+        memory = self.encoder(source, mask=source_mask, training=training)
+        x = self.target_embedding(target_in) * ops.cast(self.model_dim**0.5, self.compute_dtype)
+        x = self.dropout_layer(self.position(x), training=training)
+        for block in self.decoder_blocks:
+            x, weights = block(x, memory, mask=target_mask, context_mask=source_mask, training=training, return_attention_scores=True)
+        logits = self.output_layer(x)
+        return (logits, ops.mean(weights, axis=1)) if return_attention_scores else logits
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            model_dim=self.model_dim, num_heads=self.num_heads, ff_dim=self.ff_dim, num_layers=self.num_layers, dropout=self.dropout
+        )
+        return config
+
+
+# ------------------------------------------------------------------ decoding
+
+
+def _next_log_probs(model, source, prefixes):
+    logits = keras.ops.convert_to_numpy(model((source, prefixes), training=False)[:, -1]).astype("float64")
+    logits -= logits.max(axis=-1, keepdims=True)
+    return logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+
+
+def greedy_decode(model, source, max_length: int) -> np.ndarray:
+    """Pick the most likely next token, step by step, until ``<eos>`` or ``max_length``.
+
+    Args:
+        model: a :class:`Seq2Seq` (any model mapping ``(source, prefix)`` to logits).
+        source: ``(batch, steps)`` source ids.
+
+    Returns:
+        ``(batch, <= max_length)`` target ids without ``<bos>``, ``<eos>`` included where reached.
+    """
+    source = np.asarray(source)
+    prefixes = np.full((len(source), 1), Vocabulary.BOS, dtype="int32")
+    done = np.zeros(len(source), bool)
+    for _ in range(max_length):
+        next_ids = _next_log_probs(model, source, prefixes).argmax(axis=-1).astype("int32")
+        next_ids[done] = Vocabulary.PAD
+        prefixes = np.concatenate([prefixes, next_ids[:, None]], axis=1)
+        done |= next_ids == Vocabulary.EOS
+        if done.all():
+            break
+    return prefixes[:, 1:]
+
+
+def beam_search_decode(model, source, beam_width: int, max_length: int, length_penalty: float = 1.0) -> np.ndarray:
+    """Keep the ``beam_width`` most likely prefixes at every step; return the best finished one.
+
+    Scores are summed log-probabilities; finished hypotheses are ranked by score divided
+    by ``length ** length_penalty`` so that short outputs are not favoured.
+
+    Returns:
+        ``(batch, steps)`` target ids without ``<bos>``, as :func:`greedy_decode`.
+    """
+    check.positive_int("beam_search_decode", "beam_width", beam_width)
+    source = np.asarray(source)
+    batch, k = len(source), beam_width
+    prefixes = np.full((batch, 1, 1), Vocabulary.BOS, dtype="int32")
+    scores = np.zeros((batch, 1))
+    finished = np.zeros((batch, 1), bool)
+    lengths = np.zeros((batch, 1))
+    for _ in range(max_length):
+        beams = prefixes.shape[1]
+        log_probs = _next_log_probs(model, np.repeat(source, beams, axis=0), prefixes.reshape(batch * beams, -1))
+        log_probs = log_probs.reshape(batch, beams, -1)
+        log_probs[finished] = -np.inf  # a finished hypothesis only continues with padding, at no cost
+        log_probs[finished, Vocabulary.PAD] = 0.0
+        vocab = log_probs.shape[-1]
+        total = (scores[:, :, None] + log_probs).reshape(batch, -1)
+        best = np.argsort(-total, axis=1, kind="stable")[:, :k]
+        beam_of, token = best // vocab, (best % vocab).astype("int32")
+        rows = np.arange(batch)[:, None]
+        prefixes = np.concatenate([prefixes[rows, beam_of], token[:, :, None]], axis=2)
+        scores = total[rows, best]
+        was_finished = finished[rows, beam_of]
+        lengths = lengths[rows, beam_of] + ~was_finished
+        finished = was_finished | (token == Vocabulary.EOS)
+        if finished.all():
+            break
+    ranked = np.where(finished, scores / np.maximum(lengths, 1.0) ** length_penalty, -np.inf)
+    ranked = np.where(finished.any(axis=1, keepdims=True), ranked, scores)
+    return prefixes[np.arange(batch), ranked.argmax(axis=1), 1:]
+
+
+# ------------------------------------------------------------------ scores
+
+
+def edit_distance(reference, hypothesis) -> int:
+    """Levenshtein distance: fewest insertions, deletions and substitutions turning one into the other."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, r in enumerate(reference, start=1):
+        current = [i]
+        for j, h in enumerate(hypothesis, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1]
+
+
+def exact_match(references, hypotheses) -> float:
+    """Fraction of hypotheses equal to their reference."""
+    if len(references) != len(hypotheses) or not references:
+        raise ValueError(f"exact_match: need as many hypotheses as references (> 0), got {len(hypotheses)} and {len(references)}")
+    return float(np.mean([list(r) == list(h) for r, h in zip(references, hypotheses)]))
+
+
+def character_error_rate(references, hypotheses) -> float:
+    """Total edit distance divided by total reference length (0 is perfect)."""
+    if len(references) != len(hypotheses) or not references:
+        raise ValueError(f"character_error_rate: need as many hypotheses as references (> 0), got {len(hypotheses)} and {len(references)}")
+    return sum(edit_distance(r, h) for r, h in zip(references, hypotheses)) / sum(len(r) for r in references)
