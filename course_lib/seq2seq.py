@@ -114,6 +114,13 @@ class Seq2Seq(keras.Model):
         self.target_vocab = target_vocab if isinstance(target_vocab, Vocabulary) else Vocabulary.from_config(target_vocab)
         self.max_length = check.positive_int(type(self).__name__, "max_length", max_length)
 
+    def build(self, input_shape):
+        # Sublayers are built by one call on a tiny batch, so that a model loaded from a
+        # .keras file (built from its build config) has every weight before loading them.
+        tiny = ops.ones((1, 2), dtype="int32")
+        self.call((tiny, tiny))
+        self.built = True
+
     def prepare(self, source_tokens, target_tokens=None):
         """Ids for training: ``((source, target_in), target_out)``, or just ``source`` without targets.
 

@@ -29,3 +29,36 @@ def test_digits_split_is_stratified_and_repeatable():
 def test_digits_split_rejects_bad_test_size(bad):
     with pytest.raises(ValueError, match="test_size"):
         load_digits_split(test_size=bad)
+
+
+def test_mnist1d_is_generated_locally_cached_and_repeatable(tmp_path):
+    from course_lib.datasets import load_mnist1d
+
+    split = load_mnist1d(num_samples=200, seed=3, cache_dir=tmp_path)
+    assert split.x_train.shape == (160, 40) and split.x_test.shape == (40, 40) and split.image_shape == (40,)
+    assert split.x_train.dtype == np.float32 and set(np.unique(split.y_train)) == set(range(10))
+    cached = list(tmp_path.glob("*.npz"))
+    assert [p.name for p in cached] == ["mnist1d_200_3.npz"]
+    again = load_mnist1d(num_samples=200, seed=3, cache_dir=tmp_path)  # from the cache
+    np.testing.assert_array_equal(split.x_test, again.x_test)
+    fresh = load_mnist1d(num_samples=200, seed=3, cache_dir=False)  # generated again, no cache
+    np.testing.assert_array_equal(split.x_train, fresh.x_train)
+
+
+def test_mnist1d_default_matches_the_paper_split():
+    from course_lib.datasets import MNIST1D_PUBLISHED_ACCURACY, load_mnist1d
+
+    split = load_mnist1d(cache_dir=False)
+    assert split.x_train.shape == (4000, 40) and split.x_test.shape == (1000, 40)
+    assert MNIST1D_PUBLISHED_ACCURACY["human"] == 0.96
+
+
+def test_mnist1d_corrupt_cache_and_bad_arguments(tmp_path):
+    from course_lib.datasets import load_mnist1d
+
+    (tmp_path / "mnist1d_200_3.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="mnist1d_200_3.npz is corrupt.*delete it"):
+        load_mnist1d(num_samples=200, seed=3, cache_dir=tmp_path)
+    for bad in (15, 0, 2.5, True):
+        with pytest.raises(ValueError, match="num_samples"):
+            load_mnist1d(num_samples=bad, cache_dir=False)

@@ -1,0 +1,120 @@
+"""Transformer blocks and encoder: what each claims, and equality with a by-hand block."""
+
+import keras
+import numpy as np
+import pytest
+
+from course_lib.attention import MultiHeadAttention
+from course_lib.transformer import TransformerDecoderBlock, TransformerEncoder, TransformerEncoderBlock
+
+rng = np.random.default_rng(0)
+to_np = keras.ops.convert_to_numpy
+
+
+def randn(*shape):
+    return rng.normal(size=shape).astype("float32")
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_block_is_attention_plus_feed_forward(norm_first):
+    block = TransformerEncoderBlock(num_heads=2, ff_dim=16, norm_first=norm_first)
+    x = randn(2, 5, 8)
+    out = to_np(block(x))
+    attention, ln1, ln2 = block.attention, block.attention_norm, block.ff_norm
+    ff = lambda h: block.ff_output(block.ff_hidden(h))
+    if norm_first:
+        h = x + attention(ln1(x))
+        expected = h + ff(ln2(h))
+    else:
+        h = ln1(x + attention(x))
+        expected = ln2(h + ff(h))
+    np.testing.assert_allclose(out, to_np(expected), atol=1e-5)
+
+
+def test_encoder_block_equals_keras_hub_when_installed():
+    keras_hub = pytest.importorskip("keras_hub")
+    x = randn(2, 6, 16)
+    theirs = keras_hub.layers.TransformerEncoder(intermediate_dim=32, num_heads=4)
+    ours = TransformerEncoderBlock(num_heads=4, ff_dim=32)
+    theirs(x)
+    ours(x)
+    # KerasHub orders: attention (q, k, v, output), attention norm, feed-forward norm, ff hidden, ff output
+    w = theirs.get_weights()
+    ours.set_weights(w[:8] + w[8:10] + w[12:16] + w[10:12])
+    np.testing.assert_allclose(to_np(ours(x)), to_np(theirs(x)), atol=1e-5)
+
+
+def test_padding_changes_nothing_in_the_encoder():
+    encoder = TransformerEncoder(2, num_heads=2, ff_dim=16, model_dim=8, vocab_size=20, pooling="mean")
+    a = np.array([[5, 6, 7, 0, 0], [3, 4, 0, 0, 0]])
+    np.testing.assert_allclose(to_np(encoder(a))[1], to_np(encoder(a[1:, :2]))[0], atol=1e-5)
+    seq = TransformerEncoder(1, num_heads=2, ff_dim=16, model_dim=8, vocab_size=20)
+    np.testing.assert_allclose(to_np(seq(a))[0, :3], to_np(seq(a[:1, :3]))[0], atol=1e-5)
+    assert to_np(seq.compute_mask(a)).tolist() == (a != 0).tolist()
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "first", None])
+def test_encoder_on_features_shapes_and_scores(pooling):
+    encoder = TransformerEncoder(2, num_heads=4, ff_dim=32, model_dim=16, pooling=pooling, positional="learned", norm_first=True)
+    out, scores = encoder(randn(3, 10, 2), return_attention_scores=True)
+    assert tuple(out.shape) == ((3, 16) if pooling else (3, 10, 16)) == encoder.compute_output_shape((3, 10, 2))
+    assert len(scores) == 2 and tuple(scores[0].shape) == (3, 4, 10, 10)
+
+
+def test_decoder_block_is_causal_and_sees_only_real_context():
+    block = TransformerDecoderBlock(num_heads=2, ff_dim=16)
+    target, context = randn(2, 6, 8), randn(2, 5, 8)
+    base, cross = block(target, context, return_attention_scores=True)
+    assert tuple(cross.shape) == (2, 2, 6, 5)
+    future = target.copy()
+    future[:, 3:] = randn(2, 3, 8)
+    np.testing.assert_allclose(to_np(block(future, context))[:, :3], to_np(base)[:, :3], atol=1e-5)
+    keep = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    noisy = context.copy()
+    noisy[0, 3:] = randn(2, 8) * 50
+    np.testing.assert_allclose(to_np(block(target, noisy, context_mask=keep))[0], to_np(block(target, context, context_mask=keep))[0], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "layer, x",
+    [
+        (TransformerEncoderBlock(2, 16, dropout=0.1, norm_first=True), randn(2, 5, 8)),
+        (TransformerEncoder(2, 2, 16, 8, vocab_size=30, pooling="mean", dropout=0.1), np.array([[3, 4, 0], [5, 0, 0]], "int32")),
+        (TransformerEncoder(1, 2, 16, 8, positional="learned"), randn(2, 5, 3)),
+    ],
+    ids=["block", "encoder-tokens", "encoder-features"],
+)
+def test_round_trip(layer, x, assert_keras_roundtrip):
+    assert_keras_roundtrip(layer, x)
+
+
+def test_fit_learns_a_sequence_task():
+    """Is the first token repeated later in the sequence? Needs attention across positions."""
+    keras.utils.set_random_seed(0)
+    x = rng.integers(1, 20, size=(1024, 8))
+    y = (x[:, 1:] == x[:, :1]).any(axis=1).astype("int32")
+    x[y == 0, 1] = x[y == 0, 0]  # make half of each class
+    y = (x[:, 1:] == x[:, :1]).any(axis=1).astype("int32")
+    model = keras.Sequential([keras.Input((8,), dtype="int32"), TransformerEncoder(2, 4, 64, 32, vocab_size=20, pooling="mean"), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=64, verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: TransformerEncoderBlock(3, 16)(randn(1, 4, 8)), ValueError, "divisible by num_heads=3"),
+        (lambda: TransformerEncoder(1, 3, 16, model_dim=8), ValueError, "divisible by num_heads=3"),
+        (lambda: TransformerEncoderBlock(2, 16)(randn(4, 8)), ValueError, "rank 3"),
+        (lambda: TransformerEncoder(1, 2, 16, 8, vocab_size=10)(randn(2, 4)), TypeError, "integer token ids"),
+        (lambda: TransformerEncoder(1, 2, 16, 8, vocab_size=10)(np.ones((2, 4, 1), "int32")), ValueError, "rank 2"),
+        (lambda: TransformerEncoder(1, 2, 16, 8, max_length=4)(randn(2, 6, 3)), ValueError, "6 steps, longer than max_length=4"),
+        (lambda: TransformerEncoder(1, 2, 16, 8, pooling="sum"), ValueError, "pooling"),
+        (lambda: TransformerEncoder(1, 2, 16, 8, positional="rotary"), ValueError, "positional"),
+        (lambda: TransformerDecoderBlock(2, 16)(randn(1, 3, 8), randn(1, 4, 6)), ValueError, "context.*8 features|8 features"),
+    ],
+)
+def test_bad_input_raises_clear_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
