@@ -29,12 +29,21 @@ from course_lib.env import (
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("course", "datasets", "encoders", "env", "formulas", "plots", "recurrent")
+_LAZY_SUBMODULES = (
+    "attention", "course", "datasets", "encoders", "env", "formulas", "plots", "positional", "recurrent",
+    "seq2seq", "training", "transformer", "translation",
+)
 _LAZY_ATTRIBUTES = {
     "DenseEncoder": "encoders",
     "ConvEncoder": "encoders",
     "FormulaRNNCell": "recurrent",
     "RecurrentEncoder": "recurrent",
+    "MultiHeadAttention": "attention",
+    "TransformerEncoder": "transformer",
+    "TransformerEncoderBlock": "transformer",
+    "TransformerDecoderBlock": "transformer",
+    "RNNSeq2Seq": "seq2seq",
+    "TransformerSeq2Seq": "seq2seq",
 }
 
 __all__ = [

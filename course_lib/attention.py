@@ -62,8 +62,10 @@ def scaled_dot_product_attention(query, key, value, mask=None):
     if mask is not None:
         mask = ops.cast(mask, "bool")
         scores = ops.where(mask, scores, ops.cast(-1e9, scores.dtype))  # + M: -inf where hidden
-    weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))  # softmax over the keys
-    weights = weights / ops.sum(weights, axis=-1, keepdims=True)
+    if scores.shape[-1] == 1:  # one key: every weight is 1 (and Keras warns about a softmax over one value)
+        weights = ops.ones_like(scores)
+    else:
+        weights = ops.softmax(scores, axis=-1)  # softmax over the keys
     if mask is not None:
         weights = ops.where(mask, weights, ops.zeros_like(weights))  # rows with nothing visible stay 0
     return ops.matmul(weights, value), weights

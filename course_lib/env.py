@@ -166,6 +166,12 @@ def setup_notebook(seed: int = 0, *, quiet: bool = False) -> EnvironmentReport:
         forbid_network()
     with _native_stderr_silenced():  # TensorFlow's C++ start-up banner (oneDNN, CUDA probes)
         report = environment_report()  # imports Keras and its backend
+    if report.backend == "tensorflow":
+        # Notebooks train many small models; each traces its own functions once, which
+        # TensorFlow's retracing heuristic reports as a warning. Only errors are shown.
+        import logging
+
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     set_seed(seed)
     import matplotlib
 

@@ -203,3 +203,64 @@ def draw_unrolled_rnn(steps: int = 4, ax=None, input_label: str = "x", state_lab
         ax.add_patch(FancyArrowPatch((x0 - 0.55 if t == 0 else x0 - 0.85, 1.5), (x0 + 0.05, 1.5), **arrow))
     ax.set_title("the same weights $W_{xh}, W_{hh}, b_h$ at every step", fontsize=10)
     return ax.figure
+
+
+_CJK_FAMILIES = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
+    "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS", "AR PL UMing CN",
+)
+
+
+def font_for(text: str):
+    """The name of an installed font that can draw every character of ``text``, or None.
+
+    Matplotlib's default font has no Chinese characters; this looks for a CJK font
+    among those installed (Noto Sans CJK, WenQuanYi, SimHei, PingFang, ...).
+    """
+    from matplotlib import font_manager
+
+    needed = {ord(c) for c in text}
+    if all(c < 0x250 for c in needed):
+        return font_manager.FontProperties().get_name()
+    installed = {f.name: f.fname for f in font_manager.fontManager.ttflist}
+    for family in _CJK_FAMILIES:
+        if family in installed:
+            try:
+                from fontTools.ttLib import TTFont
+
+                cmap = TTFont(installed[family], fontNumber=0, lazy=True).getBestCmap()
+            except Exception:  # unreadable font file: try the next
+                continue
+            if needed <= set(cmap):
+                return family
+    return None
+
+
+def plot_alignment(weights, source_tokens, target_tokens, ax=None, title: str | None = None, fallback_labels=None):
+    """An attention (alignment) heat map: one row per output token, one column per input token.
+
+    Args:
+        weights: ``(len(target_tokens), len(source_tokens))`` attention weights.
+        source_tokens, target_tokens: the tick labels.
+        fallback_labels: optional dict token → ASCII label (e.g. pinyin) used for target
+            tokens when no installed font can draw them.
+    """
+    plt = _plt()
+    weights = np.asarray(weights)
+    expected = (len(target_tokens), len(source_tokens))
+    if weights.shape != expected:
+        raise ValueError(f"`weights` must have shape (target tokens, source tokens) = {expected}, got {weights.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.35 * expected[1] + 2, 0.3 * expected[0] + 1.5))
+    ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(expected[1]), [str(t) for t in source_tokens], rotation=90)
+    labels = [str(t) for t in target_tokens]
+    font = font_for("".join(labels))
+    if font is None:
+        labels = [(fallback_labels or {}).get(t, t.encode("ascii", "backslashreplace").decode()) for t in labels]
+        ax.set_yticks(range(expected[0]), labels)
+    else:
+        ax.set_yticks(range(expected[0]), labels, fontfamily=font)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax.figure

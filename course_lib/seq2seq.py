@@ -332,6 +332,26 @@ def beam_search_decode(model, source, beam_width: int, max_length: int, length_p
     return prefixes[np.arange(batch), ranked.argmax(axis=1), 1:]
 
 
+def sequence_log_prob(model, source, target_ids) -> np.ndarray:
+    """Log-probability the model gives each target sequence (up to and including ``<eos>``).
+
+    Args:
+        source: ``(batch, steps)`` source ids.
+        target_ids: ``(batch, steps)`` decoded ids without ``<bos>`` (as the decoders return them).
+
+    Returns:
+        ``(batch,)`` sums of the log-probabilities of each token.
+    """
+    target_ids = np.asarray(target_ids)
+    prefixes = np.concatenate([np.full((len(target_ids), 1), Vocabulary.BOS, "int32"), target_ids[:, :-1]], axis=1)
+    logits = keras.ops.convert_to_numpy(model((np.asarray(source), prefixes), training=False)).astype("float64")
+    logits -= logits.max(axis=-1, keepdims=True)
+    log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(log_probs, target_ids[..., None].astype("int64"), axis=-1)[..., 0]
+    real = np.cumsum(target_ids == Vocabulary.EOS, axis=1) - (target_ids == Vocabulary.EOS) == 0  # up to the first <eos>
+    return (picked * (real & (target_ids != Vocabulary.PAD))).sum(axis=1)
+
+
 # ------------------------------------------------------------------ scores
 
 

@@ -41,6 +41,11 @@ _ORDINAL_TEENS = {10: "tenth", 11: "eleventh", 12: "twelfth", 13: "thirteenth", 
 _TENS = {2: "twenty", 3: "thirty"}
 _DIGITS_ZH = "〇一二三四五六七八九"
 _WEEKDAYS_ZH = "一二三四五六日"
+#: Pinyin of every character the Chinese side uses, for readers (and plots) without Chinese.
+PINYIN = {
+    "〇": "ling", "一": "yi", "二": "er", "三": "san", "四": "si", "五": "wu", "六": "liu", "七": "qi", "八": "ba",
+    "九": "jiu", "十": "shi", "年": "nian", "月": "yue", "日": "ri", "星": "xing", "期": "qi", "，": ",",
+}
 
 
 def ordinal_words(n: int) -> str:

@@ -38,6 +38,17 @@ def test_draw_encoder_decoder_returns_figure():
     assert "h" in [t.get_text() for t in fig.axes[0].texts]
 
 
+def test_plot_alignment_labels_and_font_fallback():
+    weights = np.full((2, 3), 1 / 3)
+    fig = plots.plot_alignment(weights, ["a", "b", "c"], ["x", "y"], title="t")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y"]
+    fig = plots.plot_alignment(weights[:1], ["a", "b", "c"], ["年"], fallback_labels={"年": "nian"})
+    label = fig.axes[0].get_yticklabels()[0].get_text()
+    assert label == ("年" if plots.font_for("年") else "nian")
+
+
 def test_draw_unrolled_rnn_one_box_per_step():
     fig = plots.draw_unrolled_rnn(steps=5)
     texts = [t.get_text() for t in fig.axes[0].texts]
@@ -56,6 +67,7 @@ def test_draw_unrolled_rnn_one_box_per_step():
         (lambda: plots.plot_history({"loss": [1]}, metrics=("accuracy",)), "accuracy"),
         (lambda: plots.plot_history([1, 2]), "History"),
         (lambda: plots.draw_unrolled_rnn(0), "steps"),
+        (lambda: plots.plot_alignment(np.zeros((2, 2)), ["a"], ["x", "y"]), r"weights.*\(2, 1\)"),
     ],
 )
 def test_bad_input_names_the_argument(call, message):

@@ -13,6 +13,7 @@ from course_lib.seq2seq import (
     edit_distance,
     exact_match,
     greedy_decode,
+    sequence_log_prob,
 )
 
 to_np = keras.ops.convert_to_numpy
@@ -114,17 +115,17 @@ def test_saved_model_carries_its_vocabularies(name, tmp_path):
 
 
 class _Scripted:
-    """A fake model whose next-token distribution is fixed by the prefix length."""
+    """A fake model: the next-token distribution depends on the position and on the first token."""
 
     def __init__(self, table):
         self.table = np.log(np.asarray(table, dtype="float64"))
 
     def __call__(self, inputs, training=False):
         source, prefixes = inputs
-        steps = prefixes.shape[1]
-        logits = np.zeros((len(prefixes), steps, self.table.shape[1]))
+        logits = np.zeros((*prefixes.shape, self.table.shape[1]))
         for row, prefix in enumerate(prefixes):
-            logits[row, -1] = self.table[0] if steps == 1 else (self.table[1 + int(prefix[1] == 5)] if steps == 2 else self.table[3])
+            for position in range(prefixes.shape[1]):
+                logits[row, position] = self.table[0 if position == 0 else (1 + int(prefix[1] == 5) if position == 1 else 3)]
         return logits
 
 
@@ -140,8 +141,11 @@ def test_beam_search_finds_the_likelier_sequence_greedy_misses():
     ]
     model = _Scripted(table)
     source = np.zeros((1, 1), "int32")
-    assert greedy_decode(model, source, 5)[0].tolist()[:2] == [4, 3]
-    assert beam_search_decode(model, source, beam_width=2, max_length=5, length_penalty=0.0)[0].tolist()[:2] == [5, 3]
+    greedy = greedy_decode(model, source, 5)
+    beam = beam_search_decode(model, source, beam_width=2, max_length=5, length_penalty=0.0)
+    assert greedy[0].tolist()[:2] == [4, 3] and beam[0].tolist()[:2] == [5, 3]
+    assert sequence_log_prob(model, source, greedy)[0] == pytest.approx(np.log(0.6 * 0.5))
+    assert sequence_log_prob(model, source, beam)[0] == pytest.approx(np.log(0.4 * 1.0), abs=1e-6)
 
 
 @pytest.mark.parametrize(
