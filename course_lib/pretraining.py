@@ -1,0 +1,116 @@
+"""Self-supervised pretraining objectives: labels made from the data itself.
+
+§2 of the article: pretrain a model on a large data set, then fine-tune it on a
+specific task. Without labels, the task is invented from the inputs:
+
+- **masked modelling** (:func:`mask_spans`, :func:`masked_modeling_data`) for sequence
+  encoders (Transformer, recurrent): hide spans of a sequence and predict them from the
+  rest, as BERT does with words;
+- **denoising** (:func:`corrupt`, :func:`denoising_data`) for dense and convolutional
+  encoders: corrupt the input and reconstruct the clean one.
+
+Both are written as data transformations plus ordinary Keras losses (masked
+positions are selected by ``sample_weight``), so they train with ``model.fit`` on every
+backend. :func:`reconstruction_model` puts a prediction head on an encoder.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from course_lib import _validation as check
+
+
+def _rng(seed):
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def mask_spans(shape, mask_rate: float = 0.15, span_length: int = 4, seed=0) -> np.ndarray:
+    """A boolean mask ``(batch, steps)`` hiding random spans, about ``mask_rate`` of the steps.
+
+    Spans of ``span_length`` consecutive steps start at random positions; every row
+    gets at least one span, so every example contributes to the loss.
+
+    Args:
+        shape: ``(batch, steps)``.
+        mask_rate: target fraction of hidden steps, in (0, 1).
+        span_length: length of each hidden span, at least 1 and at most ``steps``.
+        seed: an int or a ``numpy.random.Generator``.
+    """
+    batch, steps = shape
+    if not 0.0 < mask_rate < 1.0:
+        raise ValueError(f"mask_spans: `mask_rate` must be in (0, 1), got {mask_rate!r}")
+    check.positive_int("mask_spans", "span_length", span_length)
+    if span_length > steps:
+        raise ValueError(f"mask_spans: `span_length` ({span_length}) must be at most the number of steps ({steps})")
+    rng = _rng(seed)
+    spans = max(1, round(mask_rate * steps / span_length))
+    starts = rng.integers(0, steps - span_length + 1, size=(batch, spans))
+    mask = np.zeros((batch, steps), bool)
+    offsets = np.arange(span_length)
+    rows = np.repeat(np.arange(batch), spans * span_length)
+    mask[rows, (starts[..., None] + offsets).reshape(-1)] = True
+    return mask
+
+
+def masked_modeling_data(x, mask_rate: float = 0.15, span_length: int = 4, seed=0):
+    """Inputs, targets and weights for masked modelling of sequences ``x`` ``(batch, steps, features)``.
+
+    Hidden steps are set to 0, and one channel is appended that is 1 at hidden steps,
+    so the encoder knows what it must fill in.
+
+    Returns:
+        ``(inputs, targets, weights)``: ``inputs`` ``(batch, steps, features + 1)``,
+        ``targets = x``, and ``weights`` ``(batch, steps)``, 1 at hidden steps and 0
+        elsewhere: pass it as ``sample_weight`` so only hidden steps count in the loss.
+    """
+    x = np.asarray(x, dtype="float32")
+    if x.ndim != 3 or x.shape[0] == 0:
+        raise ValueError(f"masked_modeling_data: `x` must be a non-empty batch (batch, steps, features), got shape {x.shape}")
+    mask = mask_spans(x.shape[:2], mask_rate, span_length, seed)
+    inputs = np.where(mask[..., None], 0.0, x)
+    inputs = np.concatenate([inputs, mask[..., None].astype("float32")], axis=-1)
+    return inputs.astype("float32"), x, mask.astype("float32")
+
+
+def corrupt(x, noise_std: float = 0.1, drop_rate: float = 0.0, seed=0, clip=None) -> np.ndarray:
+    """Gaussian noise of ``noise_std`` plus, with ``drop_rate``, inputs set to 0 at random.
+
+    Args:
+        clip: optional ``(low, high)`` to keep values in range (e.g. ``(0, 1)`` for pixels).
+    """
+    if noise_std < 0 or not 0.0 <= drop_rate < 1.0:
+        raise ValueError(f"corrupt: need noise_std >= 0 and 0 <= drop_rate < 1, got {noise_std!r} and {drop_rate!r}")
+    x = np.asarray(x, dtype="float32")
+    rng = _rng(seed)
+    noisy = x + rng.normal(0.0, noise_std, x.shape) if noise_std else x.copy()
+    if drop_rate:
+        noisy = np.where(rng.random(x.shape) < drop_rate, 0.0, noisy)
+    if clip is not None:
+        noisy = np.clip(noisy, *clip)
+    return noisy.astype("float32")
+
+
+def denoising_data(x, noise_std: float = 0.1, drop_rate: float = 0.0, seed=0, clip=None):
+    """``(corrupted, clean)``: train a model to map the first to the second."""
+    x = np.asarray(x, dtype="float32")
+    if x.size == 0:
+        raise ValueError(f"denoising_data: `x` must not be empty, got shape {x.shape}")
+    return corrupt(x, noise_std, drop_rate, seed, clip), x
+
+
+def reconstruction_model(encoder, input_shape, output_shape, name: str = "pretraining_model"):
+    """``encoder`` followed by a linear head predicting an array of ``output_shape`` per example.
+
+    For masked modelling the encoder returns a sequence ``(steps, width)`` and the head
+    predicts ``(steps, features)``; for denoising it returns a vector and the head
+    predicts the flat input. After pretraining, keep ``encoder`` and drop the head.
+    """
+    inputs = keras.Input(tuple(input_shape))
+    codes = encoder(inputs)
+    size = int(np.prod(output_shape[-1:])) if len(codes.shape) == 3 else int(np.prod(output_shape))
+    outputs = keras.layers.Dense(size, name="reconstruction_head")(codes)
+    if len(codes.shape) == 2 and tuple(output_shape) != (size,):
+        outputs = keras.layers.Reshape(tuple(output_shape))(outputs)
+    return keras.Model(inputs, outputs, name=name)
