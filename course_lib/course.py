@@ -114,6 +114,22 @@ COURSE: tuple[Notebook, ...] = (
         "An RNN with attention and a Transformer translate English dates into Chinese; greedy vs beam search; "
         "exact match and character error rate; alignment heat maps.",
     ),
+    Notebook(
+        "09",
+        "pretraining",
+        "Pretraining an encoder without labels",
+        ("§2", "Q2"),
+        "Masked modelling and denoising on unlabelled MNIST-1D and digits: the loss going down, what the encoder "
+        "learned, a linear probe before and after.",
+    ),
+    Notebook(
+        "10",
+        "fine_tuning",
+        "Fine-tuning: from a pretrained encoder to a task with few labels",
+        ("§2", "§3", "Q2"),
+        "Scratch vs linear probe vs full fine-tuning vs gradual unfreezing vs LoRA at 1–100 % of the labels; "
+        "learning rates and optimizer settings; a KerasHub backbone from a local preset.",
+    ),
 )
 
 

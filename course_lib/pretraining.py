@@ -114,3 +114,47 @@ def reconstruction_model(encoder, input_shape, output_shape, name: str = "pretra
     if len(codes.shape) == 2 and tuple(output_shape) != (size,):
         outputs = keras.layers.Reshape(tuple(output_shape))(outputs)
     return keras.Model(inputs, outputs, name=name)
+
+
+def pretrain_masked(encoder, x, epochs: int = 10, mask_rate: float = 0.15, span_length: int = 4, batch_size: int = 128,
+                    learning_rate: float = 1e-3, seed: int = 0, verbose: int = 0):
+    """Masked-modelling pretraining of a sequence encoder on unlabelled ``x`` ``(n, steps, features)``.
+
+    A fresh span mask is drawn for every epoch, so the encoder never sees the same
+    holes twice. The encoder must map ``(steps, features + 1)`` (the signal plus the
+    "hidden" channel of :func:`masked_modeling_data`) to a sequence.
+
+    Returns:
+        ``(model, history)``: the encoder with its reconstruction head, and the loss per
+        epoch (on hidden steps only).
+    """
+    check.positive_int("pretrain_masked", "epochs", epochs)
+    x = np.asarray(x, dtype="float32")
+    inputs, targets, weights = masked_modeling_data(x[:1], mask_rate, span_length, seed)
+    model = reconstruction_model(encoder, inputs.shape[1:], targets.shape[1:])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    rng, losses = np.random.default_rng(seed), []
+    for _ in range(epochs):
+        inputs, targets, weights = masked_modeling_data(x, mask_rate, span_length, rng)
+        losses += model.fit(inputs, targets, sample_weight=weights, epochs=1, batch_size=batch_size, verbose=verbose).history["loss"]
+    return model, {"loss": losses}
+
+
+def pretrain_denoising(encoder, x, epochs: int = 10, noise_std: float = 0.1, drop_rate: float = 0.0, batch_size: int = 128,
+                       learning_rate: float = 1e-3, clip=None, seed: int = 0, verbose: int = 0):
+    """Denoising pretraining of an encoder on unlabelled ``x``: reconstruct ``x`` from a corrupted copy.
+
+    Fresh noise is drawn for every epoch. The encoder must map one example to a vector.
+
+    Returns:
+        ``(model, history)``: the encoder with its reconstruction head, and the loss per epoch.
+    """
+    check.positive_int("pretrain_denoising", "epochs", epochs)
+    x = np.asarray(x, dtype="float32")
+    model = reconstruction_model(encoder, x.shape[1:], x.shape[1:])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    rng, losses = np.random.default_rng(seed), []
+    for _ in range(epochs):
+        noisy = corrupt(x, noise_std, drop_rate, rng, clip)
+        losses += model.fit(noisy, x, epochs=1, batch_size=batch_size, verbose=verbose).history["loss"]
+    return model, {"loss": losses}

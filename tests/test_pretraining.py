@@ -90,3 +90,19 @@ def test_denoising_pretraining_of_a_dense_encoder_reconstructs():
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
     history = model.fit(noisy, clean, epochs=15, batch_size=64, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+def test_pretrain_helpers_lower_their_loss_and_keep_the_encoder():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 16)
+    x = np.sin(2 * np.pi * (rng.uniform(1, 3, (256, 1)) * t))[..., None].astype("float32")
+    encoder = TransformerEncoder(1, num_heads=2, ff_dim=32, model_dim=16, max_length=16)
+    model, history = P.pretrain_masked(encoder, x, epochs=6, mask_rate=0.2, span_length=2, batch_size=64, learning_rate=3e-3)
+    assert len(history["loss"]) == 6 and history["loss"][-1] < history["loss"][0]
+    assert model.get_layer(encoder.name) is encoder
+    dense = DenseEncoder(8, hidden_dims=(32,))
+    model, history = P.pretrain_denoising(dense, x[..., 0], epochs=6, noise_std=0.2, batch_size=64, learning_rate=3e-3)
+    assert history["loss"][-1] < history["loss"][0] and model.get_layer(dense.name) is dense
+    with pytest.raises(ValueError, match="epochs"):
+        P.pretrain_denoising(dense, x[..., 0], epochs=0)
