@@ -40,8 +40,45 @@ class _Sublayers:
         return norm(x + dropout(sublayer(x), training=training))
 
 
+class _Block(keras.layers.Layer):
+    """What encoder and decoder blocks share: their arguments, the feed-forward network, the config."""
+
+    def __init__(self, num_heads, ff_dim, dropout=0.0, norm_first=False, activation="relu", layer_norm_epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        owner = type(self).__name__
+        self.num_heads = check.positive_int(owner, "num_heads", num_heads)
+        self.ff_dim = check.positive_int(owner, "ff_dim", ff_dim)
+        self.dropout = check.rate(owner, "dropout", dropout)
+        self.norm_first = bool(norm_first)
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.supports_masking = True
+
+    def _build_feed_forward(self, shape):
+        self.ff_hidden = keras.layers.Dense(self.ff_dim, activation=self.activation, name="ff_hidden")
+        self.ff_hidden.build(shape)
+        self.ff_output = keras.layers.Dense(self.model_dim, name="ff_output")
+        self.ff_output.build((*shape[:-1], self.ff_dim))
+        self.dropout_layer = keras.layers.Dropout(self.dropout)
+
+    def _feed_forward(self, h):
+        return self.ff_output(self.ff_hidden(h))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads,
+            ff_dim=self.ff_dim,
+            dropout=self.dropout,
+            norm_first=self.norm_first,
+            activation=keras.activations.serialize(self.activation),
+            layer_norm_epsilon=self.layer_norm_epsilon,
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="course_lib")
-class TransformerEncoderBlock(keras.layers.Layer):
+class TransformerEncoderBlock(_Block):
     """One Transformer encoder block: self-attention and a feed-forward network.
 
     Post-norm (``norm_first=False``): ``x = LN(x + MHA(x))``, ``x = LN(x + FFN(x))``.
@@ -69,17 +106,6 @@ class TransformerEncoderBlock(keras.layers.Layer):
         (2, 10, 32)
     """
 
-    def __init__(self, num_heads, ff_dim, dropout=0.0, norm_first=False, activation="relu", layer_norm_epsilon=1e-5, **kwargs):
-        super().__init__(**kwargs)
-        owner = type(self).__name__
-        self.num_heads = check.positive_int(owner, "num_heads", num_heads)
-        self.ff_dim = check.positive_int(owner, "ff_dim", ff_dim)
-        self.dropout = check.rate(owner, "dropout", dropout)
-        self.norm_first = bool(norm_first)
-        self.activation = keras.activations.get(activation)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.supports_masking = True
-
     def build(self, input_shape):
         owner = type(self).__name__
         shape = check.input_rank(owner, input_shape, 3, "(batch, steps, model_dim)")
@@ -89,13 +115,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.attention.build(shape)
         self.attention_norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name="attention_norm")
         self.attention_norm.build(shape)
-        self.ff_hidden = keras.layers.Dense(self.ff_dim, activation=self.activation, name="ff_hidden")
-        self.ff_hidden.build(shape)
-        self.ff_output = keras.layers.Dense(self.model_dim, name="ff_output")
-        self.ff_output.build((*shape[:-1], self.ff_dim))
+        self._build_feed_forward(shape)
         self.ff_norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name="ff_norm")
         self.ff_norm.build(shape)
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
 
     def call(self, inputs, mask=None, attention_mask=None, use_causal_mask=False, training=None, return_attention_scores=False):
         owner = type(self).__name__
@@ -111,7 +133,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
             return out
 
         x = _Sublayers.residual(x, attend, self.attention_norm, self.dropout_layer, self.norm_first, training)
-        x = _Sublayers.residual(x, lambda h: self.ff_output(self.ff_hidden(h)), self.ff_norm, self.dropout_layer, self.norm_first, training)
+        x = _Sublayers.residual(x, self._feed_forward, self.ff_norm, self.dropout_layer, self.norm_first, training)
         return (x, scores[0]) if return_attention_scores else x
 
     def compute_output_shape(self, input_shape):
@@ -120,17 +142,6 @@ class TransformerEncoderBlock(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         return mask
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_heads=self.num_heads,
-            ff_dim=self.ff_dim,
-            dropout=self.dropout,
-            norm_first=self.norm_first,
-            activation=keras.activations.serialize(self.activation),
-            layer_norm_epsilon=self.layer_norm_epsilon,
-        )
-        return config
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -288,7 +299,7 @@ class TransformerEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-class TransformerDecoderBlock(keras.layers.Layer):
+class TransformerDecoderBlock(_Block):
     """One Transformer decoder block: causal self-attention, cross-attention, feed-forward.
 
     Position ``t`` of the output sees target positions ``<= t`` only (the causal
@@ -313,17 +324,6 @@ class TransformerDecoderBlock(keras.layers.Layer):
         (2, 6, 32)
     """
 
-    def __init__(self, num_heads, ff_dim, dropout=0.0, norm_first=False, activation="relu", layer_norm_epsilon=1e-5, **kwargs):
-        super().__init__(**kwargs)
-        owner = type(self).__name__
-        self.num_heads = check.positive_int(owner, "num_heads", num_heads)
-        self.ff_dim = check.positive_int(owner, "ff_dim", ff_dim)
-        self.dropout = check.rate(owner, "dropout", dropout)
-        self.norm_first = bool(norm_first)
-        self.activation = keras.activations.get(activation)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.supports_masking = True
-
     def build(self, inputs_shape, context_shape=None):
         owner = type(self).__name__
         shape = check.input_rank(owner, inputs_shape, 3, "(batch, target_steps, model_dim)")
@@ -338,11 +338,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self.norms = [norm("self_attention_norm"), norm("cross_attention_norm"), norm("ff_norm")]
         for layer in self.norms:
             layer.build(shape)
-        self.ff_hidden = keras.layers.Dense(self.ff_dim, activation=self.activation, name="ff_hidden")
-        self.ff_hidden.build(shape)
-        self.ff_output = keras.layers.Dense(self.model_dim, name="ff_output")
-        self.ff_output.build((*shape[:-1], self.ff_dim))
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self._build_feed_forward(shape)
 
     def call(self, inputs, context, mask=None, context_mask=None, training=None, return_attention_scores=False):
         owner = type(self).__name__
@@ -363,7 +359,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
         residual = lambda h, sublayer, norm: _Sublayers.residual(h, sublayer, norm, self.dropout_layer, self.norm_first, training)
         x = residual(x, self_attend, self.norms[0])
         x = residual(x, cross_attend, self.norms[1])
-        x = residual(x, lambda h: self.ff_output(self.ff_hidden(h)), self.norms[2])
+        x = residual(x, self._feed_forward, self.norms[2])
         return (x, cross[0]) if return_attention_scores else x
 
     def compute_output_shape(self, inputs_shape, context_shape=None):
@@ -372,14 +368,3 @@ class TransformerDecoderBlock(keras.layers.Layer):
     def compute_mask(self, inputs, context=None, mask=None, **kwargs):
         return mask
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_heads=self.num_heads,
-            ff_dim=self.ff_dim,
-            dropout=self.dropout,
-            norm_first=self.norm_first,
-            activation=keras.activations.serialize(self.activation),
-            layer_norm_epsilon=self.layer_norm_epsilon,
-        )
-        return config
