@@ -130,3 +130,23 @@ def test_wrong_feature_size_after_build_is_refused():
 def test_bad_arguments_raise_clear_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_recurrent_encoder_learns_in_a_custom_training_loop():
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    x = rng.normal(size=(256, 8, 1)).astype("float32")
+    y = (x[:, :4].sum(axis=(1, 2)) > x[:, 4:].sum(axis=(1, 2))).astype("int32")
+    encoder, head = RecurrentEncoder(16, cell="formula"), keras.layers.Dense(2)
+    optimizer = keras.optimizers.Adam(0.01)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    losses = []
+    for epoch in range(10):
+        for start in range(0, 256, 64):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y[start : start + 64], head(encoder(x[start : start + 64], training=True)))
+            variables = encoder.trainable_variables + head.trainable_variables
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        losses.append(float(loss_fn(y, head(encoder(x)))))
+    assert losses[-1] < 0.6 * losses[0]
