@@ -126,7 +126,8 @@ def pretrain_masked(encoder, x, epochs: int = 10, mask_rate: float = 0.15, span_
 
     Returns:
         ``(model, history)``: the encoder with its reconstruction head, and the loss per
-        epoch (on hidden steps only).
+        epoch. Only hidden steps contribute to it, but Keras averages over all steps, so
+        it equals the hidden-step mean squared error times the hidden fraction.
     """
     check.positive_int("pretrain_masked", "epochs", epochs)
     x = np.asarray(x, dtype="float32")
