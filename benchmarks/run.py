@@ -8,8 +8,11 @@ repeat runs every peer once, in turn) so that a busy machine slows them all alik
    blocks) against 2 ``keras_hub.layers.TransformerEncoder`` blocks on the same Keras
    backend and against 2 ``torch.nn.TransformerEncoderLayer`` (post-norm, ReLU),
    all with a linear input projection and mean pooling, Adam, mean squared error.
-   Reported: training samples per second (median of the repeats), the ratio of each
-   peer to ours, and the fraction of the machine's measured matmul FLOP/s reached.
+   Reported: training samples per second (median of the repeats), each peer's speed
+   relative to ours (the median of the per-repeat ratios, which a load that drifts
+   during the run disturbs less), and the fraction of the machine's measured matmul
+   FLOP/s reached (float32 matmul through the backend, the better of a measurement
+   before and one after the race).
 2. **Recurrent layer training**: ``keras.layers.RNN(course_lib.FormulaRNNCell)``
    against ``keras.layers.SimpleRNN``, the same computation.
 
@@ -37,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-FULL = dict(batch=32, length=64, width=128, heads=4, hidden=512, layers=2, features=16, steps=10, repeats=5, rnn_units=128)
+FULL = dict(batch=32, length=64, width=128, heads=4, hidden=512, layers=2, features=16, steps=10, repeats=9, rnn_units=128)
 FAST = dict(batch=8, length=16, width=32, heads=4, hidden=64, layers=2, features=4, steps=2, repeats=2, rnn_units=16)
 
 
@@ -137,15 +140,19 @@ def rnn_peers(c):
     return {name: keras_step(keras.Sequential([keras.Input(x.shape[1:]), f(), keras.layers.Dense(1)]), x, y) for name, f in make.items()}
 
 
-def race(runners: dict, c) -> dict:
-    """Median samples per second of each runner, timed interleaved."""
+def race(runners: dict, c) -> tuple[dict, dict]:
+    """Median samples per second of each runner, timed interleaved, and each runner's speed
+    relative to the first, as the median of the per-repeat ratios (robust to load that drifts)."""
     times = {name: [] for name in runners}
     for _ in range(c["repeats"]):
         for name, run in runners.items():
             start = time.perf_counter()
             run(c["steps"])
             times[name].append(time.perf_counter() - start)
-    return {name: c["batch"] * c["steps"] / statistics.median(t) for name, t in times.items()}
+    first = next(iter(times.values()))
+    rates = {name: c["batch"] * c["steps"] / statistics.median(t) for name, t in times.items()}
+    ratios = {name: statistics.median(a / b for a, b in zip(first, t)) for name, t in times.items()}
+    return rates, ratios
 
 
 def main(argv=None) -> dict:
@@ -166,25 +173,28 @@ def main(argv=None) -> dict:
         else:
             peers[name] = make
     runners = {name: make(c, x, y) for name, make in peers.items()}
-    machine = matmul_flops_per_second(256 if args.fast else 1024)
-    transformer = race(runners, c)
-    rnn = race(rnn_peers(c), c)
+    size = 256 if args.fast else 1024
+    machine = matmul_flops_per_second(size)
+    transformer, transformer_ratio = race(runners, c)
+    rnn, rnn_ratio = race(rnn_peers(c), c)
+    machine = max(machine, matmul_flops_per_second(size))  # before and after: the less disturbed one
 
     flops = transformer_training_flops(c)
-    ours = transformer["course_lib TransformerEncoder"]
     print(f"backend {keras.backend.backend()}, {os.cpu_count()} CPU threads; measured matmul rate {machine / 1e9:.1f} GFLOP/s")
     print(f"config: {json.dumps({k: c[k] for k in ('batch', 'length', 'width', 'heads', 'hidden', 'layers')})}; "
           f"{c['repeats']} interleaved repeats of {c['steps']} training steps; medians\n")
     print(f"{'Transformer encoder, training':<32}{'samples/s':>12}{'peer / ours':>13}{'% of matmul peak':>18}")
     for name, rate in transformer.items():
-        print(f"{name:<32}{rate:>12.1f}{rate / ours:>13.2f}{100 * rate * flops / c['batch'] / machine:>17.1f}%")
+        print(f"{name:<32}{rate:>12.1f}{transformer_ratio[name]:>13.2f}{100 * rate * flops / c['batch'] / machine:>17.1f}%")
     for name in missing:
         print(f"{name:<32}{'skipped':>12}")
-    ours_rnn = rnn["course_lib FormulaRNNCell"]
     print(f"\n{'Recurrent layer, training':<32}{'samples/s':>12}{'peer / ours':>13}")
     for name, rate in rnn.items():
-        print(f"{name:<32}{rate:>12.1f}{rate / ours_rnn:>13.2f}")
-    results = {"config": c, "matmul_flops_per_second": machine, "transformer": transformer, "rnn": rnn, "skipped": missing}
+        print(f"{name:<32}{rate:>12.1f}{rnn_ratio[name]:>13.2f}")
+    results = {
+        "config": c, "matmul_flops_per_second": machine, "transformer": transformer, "transformer_ratio": transformer_ratio,
+        "rnn": rnn, "rnn_ratio": rnn_ratio, "skipped": missing,
+    }
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return results

@@ -26,6 +26,8 @@ def test_fast_mode_reports_every_installed_peer(capsys, tmp_path):
     assert set(results["rnn"]) == {"course_lib FormulaRNNCell", "keras SimpleRNN"}
     for rate in [*results["transformer"].values(), *results["rnn"].values(), results["matmul_flops_per_second"]]:
         assert math.isfinite(rate) and rate > 0
+    assert results["transformer_ratio"]["course_lib TransformerEncoder"] == 1.0  # ours against ours
+    assert set(results["rnn_ratio"]) == set(results["rnn"])
     printed = capsys.readouterr().out
     assert "peer / ours" in printed and "% of matmul peak" in printed
     assert (tmp_path / "results.json").is_file()
