@@ -75,12 +75,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="notebook numbers or filenames (default: all)")
     parser.add_argument("--cell-timeout", type=int, default=300, help="seconds one cell may run")
+    parser.add_argument("--table-only", action="store_true", help="only rewrite the README course table from the stored times")
     args = parser.parse_args()
 
     os.environ[OFFLINE_ENV_VAR] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     failed = []
-    for path in select(args.names):
+    for path in [] if args.table_only else select(args.names):
         print(f"{path.name:<50}", end=" ", flush=True)
         try:
             seconds = execute(path, args.cell_timeout)
