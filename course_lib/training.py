@@ -30,6 +30,7 @@ def accuracy(model, x, y) -> float:
         ValueError: ``x`` and ``y`` have different numbers of rows, or are empty.
     """
     y = np.asarray(y)
-    if len(x) != len(y) or len(y) == 0:
-        raise ValueError(f"accuracy: `x` and `y` must have the same, non-zero number of rows, got {len(x)} and {len(y)}")
+    rows = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)  # a dict of inputs, as KerasHub models take
+    if rows != len(y) or len(y) == 0:
+        raise ValueError(f"accuracy: `x` and `y` must have the same, non-zero number of rows, got {rows} and {len(y)}")
     return float((forward(model, x).argmax(axis=-1) == y).mean())

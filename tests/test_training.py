@@ -19,3 +19,12 @@ def test_accuracy_counts_argmax_hits():
     assert accuracy(model, x, [0, 1, 1]) == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="same, non-zero number of rows"):
         accuracy(model, x, [0, 1])
+
+
+def test_accuracy_takes_a_dict_of_inputs():
+    inputs = {"a": keras.Input((2,), name="a"), "b": keras.Input((2,), name="b")}
+    model = keras.Model(inputs, keras.layers.Add()([inputs["a"], inputs["b"]]))
+    x = {"a": np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], "float32"), "b": np.zeros((3, 2), "float32")}
+    assert accuracy(model, x, [0, 1, 1]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="got 3 and 2"):
+        accuracy(model, x, [0, 1])
