@@ -6,6 +6,7 @@ Every message names the layer, the argument, what was expected and what came.
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 
 def positive_int(owner: str, name: str, value) -> int:
@@ -48,12 +49,64 @@ def input_rank(owner: str, shape, rank: int, layout: str):
     return shape
 
 
+def _dtype_name(x) -> str | None:
+    """``x``'s dtype as Keras names it, ``"string"`` for NumPy text and object arrays; None if it has none."""
+    if isinstance(x, str) or (isinstance(x, (list, tuple)) and x and all(isinstance(v, str) for v in x)):
+        return "string"
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        return None
+    if isinstance(dtype, np.dtype) and dtype.kind in "USO":
+        return "string"
+    try:
+        return keras.backend.standardize_dtype(dtype)
+    except ValueError:  # a dtype Keras has no name for (e.g. a string dtype of another library)
+        return str(dtype)
+
+
+def reject_text(owner: str, inputs):
+    """Raise a TypeError for text in ``inputs`` (any nesting), before a backend tries to convert it.
+
+    TensorFlow converts a NumPy array of strings to a string tensor that the layer's own
+    check refuses; JAX and PyTorch fail inside Keras' conversion with a ValueError that
+    names no layer. Checking first gives the same, clear error on every backend.
+    """
+    for name, x in _leaves("inputs", inputs):
+        if _dtype_name(x) == "string":
+            raise TypeError(f"{owner}: `{name}` must be a numeric (int or float) tensor, got dtype string")
+
+
+def _leaves(name, x):
+    if isinstance(x, (list, tuple)) and x and not all(isinstance(v, str) for v in x):
+        for i, item in enumerate(x):
+            yield from _leaves(f"{name}[{i}]", item)
+    elif isinstance(x, dict):
+        for key, item in x.items():
+            yield from _leaves(f"{name}[{key!r}]", item)
+    else:
+        yield name, x
+
+
+class ChecksInputs:
+    """Mixin for course_lib's layers: refuse text inputs in ``__call__``, before Keras converts them."""
+
+    def __call__(self, *args, **kwargs):
+        if args:
+            reject_text(type(self).__name__, args[0])
+        return super().__call__(*args, **kwargs)
+
+
 def numeric_input(owner: str, x, compute_dtype: str):
-    """Cast a numeric input to ``compute_dtype``; raise a TypeError for strings and booleans."""
-    dtype = keras.backend.standardize_dtype(getattr(x, "dtype", "float32"))
+    """Cast a numeric input to ``compute_dtype``; raise a TypeError for strings, booleans and complex numbers."""
+    dtype = _dtype_name(x) or "float32"
     if dtype == "string" or dtype == "bool" or dtype.startswith("complex"):
         raise TypeError(f"{owner}: `inputs` must be a numeric (int or float) tensor, got dtype {dtype}")
     return x if dtype == compute_dtype else keras.ops.cast(x, compute_dtype)
+
+
+def large_negative(dtype) -> float:
+    """A score that softmax turns into 0 and that ``dtype`` can hold (float16 tops out at 65504)."""
+    return -3e4 if keras.backend.standardize_dtype(dtype) == "float16" else -1e9
 
 
 def call_input(owner: str, x, rank: int, layout: str, features: int, compute_dtype: str):

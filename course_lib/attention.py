@@ -48,8 +48,12 @@ def scaled_dot_product_attention(query, key, value, mask=None):
     Example:
         >>> q = k = v = keras.ops.ones((2, 5, 8))
         >>> out, w = scaled_dot_product_attention(q, k, v, mask=causal_mask(5))
-        >>> out.shape, w.shape
+        >>> keras.ops.shape(out), keras.ops.shape(w)
         ((2, 5, 8), (2, 5, 5))
+        >>> keras.ops.convert_to_numpy(w[0, :3, :3]).round(3)  # equal scores: each query shares out what it may see
+        array([[1.   , 0.   , 0.   ],
+               [0.5  , 0.5  , 0.   ],
+               [0.333, 0.333, 0.333]], dtype=float32)
     """
     d_k = query.shape[-1]
     if key.shape[-1] != d_k:
@@ -61,7 +65,7 @@ def scaled_dot_product_attention(query, key, value, mask=None):
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) / ops.cast(math.sqrt(d_k), query.dtype)  # QK^T / sqrt(d_k)
     if mask is not None:
         mask = ops.cast(mask, "bool")
-        scores = ops.where(mask, scores, ops.cast(-1e9, scores.dtype))  # + M: -inf where hidden
+        scores = ops.where(mask, scores, ops.cast(check.large_negative(scores.dtype), scores.dtype))  # + M: -inf where hidden
     if scores.shape[-1] == 1:  # one key: every weight is 1 (and Keras warns about a softmax over one value)
         weights = ops.ones_like(scores)
     else:
@@ -72,7 +76,7 @@ def scaled_dot_product_attention(query, key, value, mask=None):
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(check.ChecksInputs, keras.layers.Layer):
     r"""Multi-head attention built on :func:`scaled_dot_product_attention`.
 
     Each head ``h`` projects the inputs, :math:`Q_h = X_q W^Q_h`, :math:`K_h = X_k W^K_h`,
@@ -105,7 +109,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     Example:
         >>> mha = MultiHeadAttention(num_heads=4, key_dim=8)
-        >>> mha(keras.ops.ones((2, 10, 32))).shape
+        >>> keras.ops.shape(mha(keras.ops.ones((2, 10, 32))))
         (2, 10, 32)
     """
 
@@ -118,7 +122,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.dropout = check.rate(owner, "dropout", dropout)
         self.use_bias = bool(use_bias)
         self.output_dim = None if output_dim is None else check.positive_int(owner, "output_dim", output_dim)
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.supports_masking = True
 
     def build(self, query_shape, value_shape=None, key_shape=None):

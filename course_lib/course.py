@@ -51,7 +51,7 @@ COURSE: tuple[Notebook, ...] = (
         "setup_and_course_map",
         "Setup and course map",
         ("§7",),
-        "Check versions, backend and device; the tools of §7; how course_lib is imported; Colab and GPU.",
+        "Check versions, backend and device; the tools of §7; how course_lib is imported; Colab, GPU, and one .keras file loaded on other Keras backends.",
     ),
     Notebook(
         "01",

@@ -14,7 +14,7 @@ from course_lib import _validation as check
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-class DenseEncoder(keras.layers.Layer):
+class DenseEncoder(check.ChecksInputs, keras.layers.Layer):
     """The article's §5 ``Encoder`` (fc1 → ReLU → fc2), for any depth, activation and dropout.
 
     The article's PyTorch ``Encoder(input_dim, hidden_dim, output_dim)`` is
@@ -43,8 +43,10 @@ class DenseEncoder(keras.layers.Layer):
 
     Example:
         >>> encoder = DenseEncoder(output_dim=32, hidden_dims=(128,), input_dim=64)
-        >>> encoder(keras.ops.zeros((4, 64))).shape
+        >>> keras.ops.shape(encoder(keras.ops.zeros((4, 64))))
         (4, 32)
+        >>> encoder.count_params()  # 64*128 + 128 + 128*32 + 32, as counted by hand in notebook 05
+        12448
     """
 
     def __init__(
@@ -68,12 +70,15 @@ class DenseEncoder(keras.layers.Layer):
         self.dropout = check.rate(owner, "dropout", dropout)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.hidden_layers = [
-            keras.layers.Dense(units, kernel_initializer=self.kernel_initializer, name=f"fc{i + 1}")
+            keras.layers.Dense(units, kernel_initializer=self.kernel_initializer, name=f"fc{i + 1}", dtype=self.dtype_policy)
             for i, units in enumerate(self.hidden_dims)
         ]
-        self.dropout_layer = keras.layers.Dropout(self.dropout) if self.dropout else None
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy) if self.dropout else None
         self.output_layer = keras.layers.Dense(
-            self.output_dim, kernel_initializer=self.kernel_initializer, name=f"fc{len(self.hidden_dims) + 1}"
+            self.output_dim,
+            kernel_initializer=self.kernel_initializer,
+            name=f"fc{len(self.hidden_dims) + 1}",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):
@@ -115,7 +120,7 @@ class DenseEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-class ConvEncoder(keras.layers.Layer):
+class ConvEncoder(check.ChecksInputs, keras.layers.Layer):
     """A stack of convolution blocks that ends in one vector: the article's "卷积层用于提取局部特征".
 
     Each block computes ``h[i, j, k] = activation((W * x)[i, j, k] + b[k])`` (§4), then
@@ -148,7 +153,7 @@ class ConvEncoder(keras.layers.Layer):
 
     Example:
         >>> encoder = ConvEncoder(filters=(16, 32), spatial_dims=2, output_dim=10)
-        >>> encoder(keras.ops.zeros((4, 8, 8, 1))).shape
+        >>> keras.ops.shape(encoder(keras.ops.zeros((4, 8, 8, 1))))
         (4, 10)
     """
 
@@ -183,22 +188,23 @@ class ConvEncoder(keras.layers.Layer):
         self.reduction = check.one_of(owner, "reduction", reduction, self.REDUCTIONS)
         self.output_dim = None if output_dim is None else check.positive_int(owner, "output_dim", output_dim)
 
+        policy = self.dtype_policy  # every sublayer computes in this layer's dtype
         conv = keras.layers.Conv1D if spatial_dims == 1 else keras.layers.Conv2D
         pool = keras.layers.MaxPooling1D if spatial_dims == 1 else keras.layers.MaxPooling2D
         self.convs = [
-            conv(n, self.kernel_size, strides=self.strides, padding=self.padding, name=f"conv{i + 1}")
+            conv(n, self.kernel_size, strides=self.strides, padding=self.padding, name=f"conv{i + 1}", dtype=policy)
             for i, n in enumerate(self.filters)
         ]
-        self.norms = [keras.layers.BatchNormalization(name=f"bn{i + 1}") for i in range(len(self.filters))] if self.batch_norm else []
-        self.pools = [pool(self.pool_size, padding="same", name=f"pool{i + 1}") for i in range(len(self.filters))] if self.pool_size else []
-        self.dropout_layer = keras.layers.Dropout(self.dropout) if self.dropout else None
+        self.norms = [keras.layers.BatchNormalization(name=f"bn{i + 1}", dtype=policy) for i in range(len(self.filters))] if self.batch_norm else []
+        self.pools = [pool(self.pool_size, padding="same", name=f"pool{i + 1}", dtype=policy) for i in range(len(self.filters))] if self.pool_size else []
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy) if self.dropout else None
         if self.reduction == "flatten":
-            self.reduce_layer = keras.layers.Flatten()
+            self.reduce_layer = keras.layers.Flatten(dtype=policy)
         elif spatial_dims == 1:
-            self.reduce_layer = (keras.layers.GlobalAveragePooling1D if self.reduction == "global_average" else keras.layers.GlobalMaxPooling1D)()
+            self.reduce_layer = (keras.layers.GlobalAveragePooling1D if self.reduction == "global_average" else keras.layers.GlobalMaxPooling1D)(dtype=policy)
         else:
-            self.reduce_layer = (keras.layers.GlobalAveragePooling2D if self.reduction == "global_average" else keras.layers.GlobalMaxPooling2D)()
-        self.projection = keras.layers.Dense(self.output_dim, name="projection") if self.output_dim else None
+            self.reduce_layer = (keras.layers.GlobalAveragePooling2D if self.reduction == "global_average" else keras.layers.GlobalMaxPooling2D)(dtype=policy)
+        self.projection = keras.layers.Dense(self.output_dim, name="projection", dtype=policy) if self.output_dim else None
         self._channels = None
 
     def _layout(self):

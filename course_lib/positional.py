@@ -29,7 +29,7 @@ def sinusoidal_table(length: int, depth: int, base: float = 10000.0) -> np.ndarr
     return table
 
 
-class _PositionalBase(keras.layers.Layer):
+class _PositionalBase(check.ChecksInputs, keras.layers.Layer):
     def __init__(self, max_length, **kwargs):
         super().__init__(**kwargs)
         self.max_length = check.positive_int(type(self).__name__, "max_length", max_length)
@@ -76,8 +76,11 @@ class SinusoidalPositionalEncoding(_PositionalBase):
         the same: ``inputs + PE[:steps]``.
 
     Example:
-        >>> SinusoidalPositionalEncoding(max_length=64)(keras.ops.zeros((2, 10, 16))).shape
+        >>> encoded = SinusoidalPositionalEncoding(max_length=64)(keras.ops.zeros((2, 10, 16)))
+        >>> keras.ops.shape(encoded)
         (2, 10, 16)
+        >>> keras.ops.convert_to_numpy(encoded[0, 0, :4])  # position 0: sin(0) = 0, cos(0) = 1
+        array([0., 1., 0., 1.], dtype=float32)
     """
 
     def build(self, input_shape):
@@ -100,7 +103,7 @@ class LearnedPositionalEmbedding(_PositionalBase):
         the same: ``inputs + P[:steps]``.
 
     Example:
-        >>> LearnedPositionalEmbedding(max_length=64)(keras.ops.zeros((2, 10, 16))).shape
+        >>> keras.ops.shape(LearnedPositionalEmbedding(max_length=64)(keras.ops.zeros((2, 10, 16))))
         (2, 10, 16)
     """
 

@@ -39,7 +39,7 @@ class FormulaRNNCell(keras.layers.Layer):
 
     Example:
         >>> rnn = keras.layers.RNN(FormulaRNNCell(16))
-        >>> rnn(keras.ops.zeros((2, 5, 3))).shape
+        >>> keras.ops.shape(rnn(keras.ops.zeros((2, 5, 3))))
         (2, 16)
     """
 
@@ -98,7 +98,7 @@ class FormulaRNNCell(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-class RecurrentEncoder(keras.layers.Layer):
+class RecurrentEncoder(check.ChecksInputs, keras.layers.Layer):
     """Encode a sequence with stacked recurrent layers: §4's RNN, or GRU/LSTM.
 
     Args:
@@ -121,7 +121,7 @@ class RecurrentEncoder(keras.layers.Layer):
 
     Example:
         >>> encoder = RecurrentEncoder(32, cell="gru", bidirectional=True)
-        >>> encoder(keras.ops.zeros((4, 10, 3))).shape
+        >>> keras.ops.shape(encoder(keras.ops.zeros((4, 10, 3))))
         (4, 64)
     """
 
@@ -137,18 +137,21 @@ class RecurrentEncoder(keras.layers.Layer):
         self.return_sequences = bool(return_sequences)
         self.dropout = check.rate(owner, "dropout", dropout)
         self.supports_masking = True
+        policy = self.dtype_policy  # every sublayer computes in this layer's dtype
         self.rnn_layers = []
         for i in range(self.num_layers):
             sequences = self.return_sequences or i < self.num_layers - 1
             if self.cell == "formula":
-                layer = keras.layers.RNN(FormulaRNNCell(self.units), return_sequences=sequences, name=f"rnn{i + 1}")
+                layer = keras.layers.RNN(
+                    FormulaRNNCell(self.units, dtype=policy), return_sequences=sequences, name=f"rnn{i + 1}", dtype=policy
+                )
             else:
                 kind = keras.layers.GRU if self.cell == "gru" else keras.layers.LSTM
-                layer = kind(self.units, return_sequences=sequences, name=f"{self.cell}{i + 1}")
+                layer = kind(self.units, return_sequences=sequences, name=f"{self.cell}{i + 1}", dtype=policy)
             if self.bidirectional:
-                layer = keras.layers.Bidirectional(layer, name=f"bidirectional{i + 1}")
+                layer = keras.layers.Bidirectional(layer, name=f"bidirectional{i + 1}", dtype=policy)
             self.rnn_layers.append(layer)
-        self.dropout_layer = keras.layers.Dropout(self.dropout) if self.dropout else None
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy) if self.dropout else None
         self._features = None
 
     def build(self, input_shape):

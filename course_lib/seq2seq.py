@@ -100,7 +100,7 @@ class Vocabulary:
         return isinstance(other, Vocabulary) and other.tokens == self.tokens
 
 
-class Seq2Seq(keras.Model):
+class Seq2Seq(check.ChecksInputs, keras.Model):
     """Common part of the encoder-decoder models: vocabularies, data preparation, decoding.
 
     ``model((source_ids, target_in_ids))`` returns next-token logits
@@ -174,7 +174,7 @@ class RNNSeq2Seq(Seq2Seq):
 
     Example:
         >>> model = RNNSeq2Seq(Vocabulary(["a", "b"]), Vocabulary(["x"]), embed_dim=8, units=8)
-        >>> model((np.array([[4, 5]]), np.array([[2, 4]]))).shape
+        >>> keras.ops.shape(model((np.array([[4, 5]]), np.array([[2, 4]]))))
         (1, 2, 5)
     """
 
@@ -182,13 +182,14 @@ class RNNSeq2Seq(Seq2Seq):
         super().__init__(source_vocab, target_vocab, max_length, **kwargs)
         self.embed_dim = check.positive_int(type(self).__name__, "embed_dim", embed_dim)
         self.units = check.positive_int(type(self).__name__, "units", units)
-        self.source_embedding = keras.layers.Embedding(len(self.source_vocab), embed_dim, mask_zero=True, name="source_embedding")
-        self.encoder = RecurrentEncoder(units, cell="gru", bidirectional=True, return_sequences=True, name="encoder")
-        self.initial_state = keras.layers.Dense(2 * units, activation="tanh", name="initial_state")
-        self.target_embedding = keras.layers.Embedding(len(self.target_vocab), embed_dim, mask_zero=True, name="target_embedding")
-        self.decoder = keras.layers.GRU(2 * units, return_sequences=True, name="decoder")
-        self.attention = MultiHeadAttention(num_heads=1, key_dim=2 * units, name="attention")
-        self.output_layer = keras.layers.Dense(len(self.target_vocab), name="next_token")
+        policy = self.dtype_policy  # every sublayer computes in this model's dtype
+        self.source_embedding = keras.layers.Embedding(len(self.source_vocab), embed_dim, mask_zero=True, name="source_embedding", dtype=policy)
+        self.encoder = RecurrentEncoder(units, cell="gru", bidirectional=True, return_sequences=True, name="encoder", dtype=policy)
+        self.initial_state = keras.layers.Dense(2 * units, activation="tanh", name="initial_state", dtype=policy)
+        self.target_embedding = keras.layers.Embedding(len(self.target_vocab), embed_dim, mask_zero=True, name="target_embedding", dtype=policy)
+        self.decoder = keras.layers.GRU(2 * units, return_sequences=True, name="decoder", dtype=policy)
+        self.attention = MultiHeadAttention(num_heads=1, key_dim=2 * units, name="attention", dtype=policy)
+        self.output_layer = keras.layers.Dense(len(self.target_vocab), name="next_token", dtype=policy)
 
     def call(self, inputs, training=None, return_attention_scores=False):
         source, target_in = self._check_inputs(inputs)
@@ -221,7 +222,7 @@ class TransformerSeq2Seq(Seq2Seq):
 
     Example:
         >>> model = TransformerSeq2Seq(Vocabulary(["a", "b"]), Vocabulary(["x"]), model_dim=8, num_heads=2, ff_dim=16)
-        >>> model((np.array([[4, 5]]), np.array([[2, 4]]))).shape
+        >>> keras.ops.shape(model((np.array([[4, 5]]), np.array([[2, 4]]))))
         (1, 2, 5)
     """
 
@@ -233,14 +234,15 @@ class TransformerSeq2Seq(Seq2Seq):
         self.ff_dim = check.positive_int(owner, "ff_dim", ff_dim)
         self.num_layers = check.positive_int(owner, "num_layers", num_layers)
         self.dropout = check.rate(owner, "dropout", dropout)
+        policy = self.dtype_policy  # every sublayer computes in this model's dtype
         self.encoder = TransformerEncoder(
-            num_layers, num_heads, ff_dim, model_dim, vocab_size=len(self.source_vocab), max_length=max_length, dropout=dropout, name="encoder"
+            num_layers, num_heads, ff_dim, model_dim, vocab_size=len(self.source_vocab), max_length=max_length, dropout=dropout, name="encoder", dtype=policy
         )
-        self.target_embedding = keras.layers.Embedding(len(self.target_vocab), model_dim, name="target_embedding")
-        self.position = SinusoidalPositionalEncoding(max_length, name="target_position")
-        self.dropout_layer = keras.layers.Dropout(dropout)
-        self.decoder_blocks = [TransformerDecoderBlock(num_heads, ff_dim, dropout, name=f"decoder{i + 1}") for i in range(num_layers)]
-        self.output_layer = keras.layers.Dense(len(self.target_vocab), name="next_token")
+        self.target_embedding = keras.layers.Embedding(len(self.target_vocab), model_dim, name="target_embedding", dtype=policy)
+        self.position = SinusoidalPositionalEncoding(max_length, name="target_position", dtype=policy)
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=policy)
+        self.decoder_blocks = [TransformerDecoderBlock(num_heads, ff_dim, dropout, name=f"decoder{i + 1}", dtype=policy) for i in range(num_layers)]
+        self.output_layer = keras.layers.Dense(len(self.target_vocab), name="next_token", dtype=policy)
 
     def call(self, inputs, training=None, return_attention_scores=False):
         source, target_in = self._check_inputs(inputs)

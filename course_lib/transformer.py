@@ -40,7 +40,7 @@ class _Sublayers:
         return norm(x + dropout(sublayer(x), training=training))
 
 
-class _Block(keras.layers.Layer):
+class _Block(check.ChecksInputs, keras.layers.Layer):
     """What encoder and decoder blocks share: their arguments, the feed-forward network, the config."""
 
     def __init__(self, num_heads, ff_dim, dropout=0.0, norm_first=False, activation="relu", layer_norm_epsilon=1e-5, **kwargs):
@@ -55,11 +55,11 @@ class _Block(keras.layers.Layer):
         self.supports_masking = True
 
     def _build_feed_forward(self, shape):
-        self.ff_hidden = keras.layers.Dense(self.ff_dim, activation=self.activation, name="ff_hidden")
+        self.ff_hidden = keras.layers.Dense(self.ff_dim, activation=self.activation, name="ff_hidden", dtype=self.dtype_policy)
         self.ff_hidden.build(shape)
-        self.ff_output = keras.layers.Dense(self.model_dim, name="ff_output")
+        self.ff_output = keras.layers.Dense(self.model_dim, name="ff_output", dtype=self.dtype_policy)
         self.ff_output.build((*shape[:-1], self.ff_dim))
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def _feed_forward(self, h):
         return self.ff_output(self.ff_hidden(h))
@@ -102,7 +102,7 @@ class TransformerEncoderBlock(_Block):
 
     Example:
         >>> block = TransformerEncoderBlock(num_heads=4, ff_dim=64)
-        >>> block(keras.ops.zeros((2, 10, 32))).shape
+        >>> keras.ops.shape(block(keras.ops.zeros((2, 10, 32))))
         (2, 10, 32)
     """
 
@@ -111,12 +111,12 @@ class TransformerEncoderBlock(_Block):
         shape = check.input_rank(owner, input_shape, 3, "(batch, steps, model_dim)")
         self.model_dim = shape[-1]
         head = _head_size(owner, self.model_dim, self.num_heads)
-        self.attention = MultiHeadAttention(self.num_heads, head, dropout=self.dropout, name="self_attention")
+        self.attention = MultiHeadAttention(self.num_heads, head, dropout=self.dropout, name="self_attention", dtype=self.dtype_policy)
         self.attention.build(shape)
-        self.attention_norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name="attention_norm")
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name="attention_norm", dtype=self.dtype_policy)
         self.attention_norm.build(shape)
         self._build_feed_forward(shape)
-        self.ff_norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name="ff_norm")
+        self.ff_norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name="ff_norm", dtype=self.dtype_policy)
         self.ff_norm.build(shape)
 
     def call(self, inputs, mask=None, attention_mask=None, use_causal_mask=False, training=None, return_attention_scores=False):
@@ -145,7 +145,7 @@ class TransformerEncoderBlock(_Block):
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-class TransformerEncoder(keras.layers.Layer):
+class TransformerEncoder(check.ChecksInputs, keras.layers.Layer):
     """A Transformer encoder: inputs → embedding + positions → blocks → sequence or vector.
 
     Args:
@@ -171,7 +171,7 @@ class TransformerEncoder(keras.layers.Layer):
 
     Example:
         >>> encoder = TransformerEncoder(2, num_heads=4, ff_dim=64, model_dim=32, vocab_size=100, pooling="mean")
-        >>> encoder(keras.ops.ones((2, 7), dtype="int32")).shape
+        >>> keras.ops.shape(encoder(keras.ops.ones((2, 7), dtype="int32")))
         (2, 32)
     """
 
@@ -208,17 +208,17 @@ class TransformerEncoder(keras.layers.Layer):
         self.supports_masking = True
 
         if self.vocab_size:
-            self.embedding = keras.layers.Embedding(self.vocab_size, self.model_dim, mask_zero=True, name="token_embedding")
+            self.embedding = keras.layers.Embedding(self.vocab_size, self.model_dim, mask_zero=True, name="token_embedding", dtype=self.dtype_policy)
         else:
-            self.embedding = keras.layers.Dense(self.model_dim, name="input_projection")
+            self.embedding = keras.layers.Dense(self.model_dim, name="input_projection", dtype=self.dtype_policy)
         position = SinusoidalPositionalEncoding if self.positional == "sinusoidal" else LearnedPositionalEmbedding
-        self.position = position(self.max_length, name="position")
+        self.position = position(self.max_length, name="position", dtype=self.dtype_policy)
         self.blocks = [
-            TransformerEncoderBlock(self.num_heads, self.ff_dim, self.dropout, self.norm_first, name=f"block{i + 1}")
+            TransformerEncoderBlock(self.num_heads, self.ff_dim, self.dropout, self.norm_first, name=f"block{i + 1}", dtype=self.dtype_policy)
             for i in range(self.num_layers)
         ]
-        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm") if self.norm_first else None
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm", dtype=self.dtype_policy) if self.norm_first else None
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self._features = None
 
     def _layout(self):
@@ -270,7 +270,7 @@ class TransformerEncoder(keras.layers.Layer):
         keep = ops.expand_dims(ops.cast(mask, x.dtype), -1)
         if self.pooling == "mean":
             return ops.sum(x * keep, axis=1) / ops.maximum(ops.sum(keep, axis=1), 1.0)
-        return ops.max(ops.where(keep > 0, x, ops.cast(-1e9, x.dtype)), axis=1)
+        return ops.max(ops.where(keep > 0, x, ops.cast(check.large_negative(x.dtype), x.dtype)), axis=1)
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
@@ -320,7 +320,7 @@ class TransformerDecoderBlock(_Block):
 
     Example:
         >>> block = TransformerDecoderBlock(num_heads=4, ff_dim=64)
-        >>> block(keras.ops.zeros((2, 6, 32)), keras.ops.zeros((2, 9, 32))).shape
+        >>> keras.ops.shape(block(keras.ops.zeros((2, 6, 32)), keras.ops.zeros((2, 9, 32))))
         (2, 6, 32)
     """
 
@@ -330,10 +330,10 @@ class TransformerDecoderBlock(_Block):
         context_shape = shape if context_shape is None else check.input_rank(owner, context_shape, 3, "(batch, source_steps, model_dim)")
         self.model_dim = shape[-1]
         head = _head_size(owner, self.model_dim, self.num_heads)
-        norm = lambda name: keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name=name)
-        self.self_attention = MultiHeadAttention(self.num_heads, head, dropout=self.dropout, name="self_attention")
+        norm = lambda name: keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name=name, dtype=self.dtype_policy)
+        self.self_attention = MultiHeadAttention(self.num_heads, head, dropout=self.dropout, name="self_attention", dtype=self.dtype_policy)
         self.self_attention.build(shape)
-        self.cross_attention = MultiHeadAttention(self.num_heads, head, dropout=self.dropout, name="cross_attention")
+        self.cross_attention = MultiHeadAttention(self.num_heads, head, dropout=self.dropout, name="cross_attention", dtype=self.dtype_policy)
         self.cross_attention.build(shape, context_shape)
         self.norms = [norm("self_attention_norm"), norm("cross_attention_norm"), norm("ff_norm")]
         for layer in self.norms:

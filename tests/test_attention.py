@@ -52,7 +52,10 @@ def _pair(num_heads=4, key_dim=8, value_dim=None, dims=(16, 12)):
     ours = MultiHeadAttention(num_heads, key_dim, value_dim=value_dim)
     theirs = keras.layers.MultiHeadAttention(num_heads, key_dim, value_dim=value_dim)
     ours(query, value)
-    theirs(query, value)
+    # Keras bug on JAX: keras.layers.MultiHeadAttention with value_dim != key_dim fails in its fused
+    # path (jax.nn.dot_product_attention wants one head size for keys and values). Asking for the
+    # attention scores makes Keras take its einsum path, which computes the same thing on every backend.
+    theirs(query, value, return_attention_scores=True)
     ours.set_weights(theirs.get_weights())
     return ours, theirs, query, value
 
@@ -131,3 +134,23 @@ def test_wrong_width_after_build_is_refused():
     layer(randn(1, 3, 8))
     with pytest.raises(ValueError, match="query.*8 features"):
         layer(randn(1, 3, 6))
+
+
+@pytest.mark.parametrize("cross", [False, True], ids=["self", "cross"])
+def test_mixed_precision_per_layer(cross, assert_mixed_precision):
+    inputs = (randn(2, 5, 8), randn(2, 7, 6)) if cross else (randn(2, 5, 8),)
+    assert_mixed_precision(lambda dtype: MultiHeadAttention(2, 4, value_dim=3, dropout=0.1, dtype=dtype), *inputs)
+
+
+@pytest.mark.parametrize("dropout, seeds", [(0.0, 0), (0.2, 1)])
+def test_keras_layer_harness(dropout, seeds, keras_layer_test):
+    keras_layer_test(
+        MultiHeadAttention,
+        {"num_heads": 2, "key_dim": 4, "dropout": dropout, "output_dim": 6},
+        input_shape=(2, 5, 8),
+        expected_output_shape=(2, 5, 6),
+        expected_num_trainable_weights=8,
+        expected_num_non_trainable_weights=0,
+        expected_num_seed_generators=seeds,
+        supports_masking=True,
+    )

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from backend_autodiff import train_step
 
 from course_lib import formulas as F
 from course_lib.encoders import ConvEncoder, DenseEncoder
@@ -122,22 +122,22 @@ def test_encoders_learn_digits_under_fit_and_in_a_custom_loop(make, x):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input(shape), make(), keras.layers.Softmax()])
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
-    history = model.fit(x_train, y_train, epochs=8, batch_size=64, verbose=0)
+    # batch 32: the last epoch's loss is 0.13-0.36 of the first's over seeds 0-4 on TensorFlow and PyTorch
+    # for the conv encoder (at batch 64 it reached 0.51 once: too few steps to be sure of halving)
+    history = model.fit(x_train, y_train, epochs=8, batch_size=32, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
 
     keras.utils.set_random_seed(0)
     encoder = make()
     optimizer = keras.optimizers.Adam(0.01)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    losses = []
+    first = float(keras.ops.convert_to_numpy(loss_fn(y_train, encoder(x_train))))  # builds the encoder before any gradient
     for epoch in range(8):
-        for start in range(0, 512, 64):
-            xb, yb = x_train[start : start + 64], y_train[start : start + 64]
-            with tf.GradientTape() as tape:
-                loss = loss_fn(yb, encoder(xb, training=True))
-            optimizer.apply_gradients(zip(tape.gradient(loss, encoder.trainable_variables), encoder.trainable_variables))
-        losses.append(float(loss_fn(y_train, encoder(x_train))))
-    assert losses[-1] < 0.5 * losses[0]
+        for start in range(0, 512, 32):  # batch 32, as under fit
+            xb, yb = x_train[start : start + 32], y_train[start : start + 32]
+            train_step(lambda: loss_fn(yb, encoder(xb, training=True)), encoder.trainable_variables, optimizer)
+    last = float(keras.ops.convert_to_numpy(loss_fn(y_train, encoder(x_train))))
+    assert last < 0.5 * first, f"custom loop: loss {first:.3f} -> {last:.3f}"
 
 
 @pytest.mark.parametrize(
@@ -184,3 +184,39 @@ def test_wrong_feature_size_after_build_is_refused():
 def test_bad_arguments_raise_clear_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+MIXED = {
+    "dense": (lambda dtype: DenseEncoder(3, hidden_dims=(16, 8), dropout=0.1, dtype=dtype), randn(4, 6)),
+    "conv2d": (lambda dtype: ConvEncoder((4, 8), spatial_dims=2, batch_norm=True, output_dim=5, dtype=dtype), randn(3, 8, 8, 1)),
+    "conv1d": (lambda dtype: ConvEncoder((4,), spatial_dims=1, reduction="flatten", dropout=0.1, dtype=dtype), randn(3, 12, 2)),
+}
+
+
+@pytest.mark.parametrize("name", MIXED)
+def test_mixed_precision_per_layer(name, assert_mixed_precision):
+    make, x = MIXED[name]
+    assert_mixed_precision(make, x)
+
+
+@pytest.mark.parametrize(
+    "layer_cls, init_kwargs, input_shape, expected_output_shape, weights",
+    [
+        # weights: (trainable, non-trainable, seed generators)
+        (DenseEncoder, {"output_dim": 3, "hidden_dims": [8], "dropout": 0.1}, (2, 5), (2, 3), (4, 0, 1)),
+        (ConvEncoder, {"filters": [4, 6], "spatial_dims": 2, "batch_norm": True, "output_dim": 3}, (2, 8, 8, 1), (2, 3), (10, 4, 0)),
+        (ConvEncoder, {"filters": [4], "spatial_dims": 1, "reduction": "global_max", "dropout": 0.2}, (2, 12, 2), (2, 4), (2, 0, 1)),
+    ],
+    ids=["dense", "conv2d", "conv1d"],
+)
+def test_keras_layer_harness(layer_cls, init_kwargs, input_shape, expected_output_shape, weights, keras_layer_test):
+    keras_layer_test(
+        layer_cls,
+        init_kwargs,
+        input_shape=input_shape,
+        expected_output_shape=expected_output_shape,
+        expected_num_trainable_weights=weights[0],
+        expected_num_non_trainable_weights=weights[1],
+        expected_num_seed_generators=weights[2],
+        supports_masking=False,
+    )

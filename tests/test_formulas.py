@@ -3,7 +3,8 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from backend_autodiff import value_and_grad
+from keras import ops
 
 from course_lib import formulas as F
 
@@ -79,12 +80,18 @@ def test_dense_backward_equals_autodiff_and_finite_differences():
     grad_h = F.dense(x, W, b, F.tanh) - target
     gW, gb, gx = F.dense_backward(x, W, b, grad_h, F.tanh_grad)
 
-    tW, tb, tx = tf.Variable(W), tf.Variable(b), tf.Variable(x)
-    with tf.GradientTape() as tape:
-        h = tf.tanh(tx @ tf.transpose(tW) + tb)
-        tf_loss = 0.5 * tf.reduce_sum((h - target) ** 2)
-    for ours, theirs in zip((gW, gb, gx), tape.gradient(tf_loss, [tW, tb, tx])):
-        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-6, atol=1e-9)
+    # The backend's autodiff, in float32: Keras computes in float32 on JAX and PyTorch (it promotes
+    # float64 to float32 there, as JAX does by default), so the bound is float32's, about 1e-5 on
+    # values of order 1. Finite differences below check the formulas in float64.
+    tW, tb, tx = (keras.Variable(v, dtype="float32") for v in (W, b, x))
+
+    def autodiff_loss():
+        h = ops.tanh(ops.matmul(tx, ops.transpose(tW)) + tb)
+        return 0.5 * ops.sum(ops.subtract(h, target) ** 2)  # ops: torch does not subtract NumPy arrays from its tensors
+
+    _, grads = value_and_grad(autodiff_loss, [tW, tb, tx])
+    for ours, theirs in zip((gW, gb, gx), grads):
+        np.testing.assert_allclose(ours, ops.convert_to_numpy(theirs), rtol=1e-5, atol=1e-5)
 
     eps = 1e-6
     for index in [(0, 0), (2, 4), (1, 3)]:
@@ -106,15 +113,19 @@ def test_rnn_backward_through_time_equals_autodiff_and_finite_differences():
     grad_states = F.rnn(x, W_xh, W_hh, b_h) - target
     ours = F.rnn_backward(x, W_xh, W_hh, b_h, grad_states)
 
-    variables = [tf.Variable(v) for v in (W_xh, W_hh, b_h, x)]
-    with tf.GradientTape() as tape:
-        h, states = tf.zeros((2, 4), tf.float64), []
+    variables = [keras.Variable(v, dtype="float32") for v in (W_xh, W_hh, b_h, x)]  # float32, as above
+
+    def autodiff_loss():
+        v_xh, v_hh, v_b, v_x = variables
+        h, states = ops.zeros((2, 4)), []
         for t in range(5):
-            h = tf.tanh(h @ tf.transpose(variables[1]) + variables[3][:, t] @ tf.transpose(variables[0]) + variables[2])
+            h = ops.tanh(ops.matmul(h, ops.transpose(v_hh)) + ops.matmul(v_x[:, t], ops.transpose(v_xh)) + v_b)
             states.append(h)
-        tf_loss = 0.5 * tf.reduce_sum((tf.stack(states, 1) - target) ** 2)
-    for mine, theirs in zip(ours, tape.gradient(tf_loss, variables)):
-        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-6, atol=1e-9)
+        return 0.5 * ops.sum(ops.subtract(ops.stack(states, 1), target) ** 2)
+
+    _, grads = value_and_grad(autodiff_loss, variables)
+    for mine, theirs in zip(ours, grads):
+        np.testing.assert_allclose(mine, ops.convert_to_numpy(theirs), rtol=1e-5, atol=1e-5)
 
     eps = 1e-6
     up, down = W_hh.copy(), W_hh.copy()

@@ -46,3 +46,23 @@ def test_bad_arguments_and_input():
         SinusoidalPositionalEncoding(0)
     with pytest.raises(ValueError, match="rank 3"):
         SinusoidalPositionalEncoding(8)(np.zeros((2, 4), "float32"))
+
+
+@pytest.mark.parametrize("layer_class", [SinusoidalPositionalEncoding, LearnedPositionalEmbedding])
+def test_mixed_precision_per_layer(layer_class, assert_mixed_precision):
+    x = np.random.default_rng(1).normal(size=(2, 9, 6)).astype("float32")
+    assert_mixed_precision(lambda dtype: layer_class(max_length=12, dtype=dtype), x)
+
+
+@pytest.mark.parametrize("layer_class, trainable", [(SinusoidalPositionalEncoding, 0), (LearnedPositionalEmbedding, 1)])
+def test_keras_layer_harness(layer_class, trainable, keras_layer_test):
+    keras_layer_test(
+        layer_class,
+        {"max_length": 12},
+        input_shape=(2, 9, 6),
+        expected_output_shape=(2, 9, 6),
+        expected_num_trainable_weights=trainable,
+        expected_num_non_trainable_weights=1 - trainable,
+        expected_num_seed_generators=0,
+        supports_masking=True,
+    )

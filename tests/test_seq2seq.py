@@ -161,3 +161,26 @@ def test_beam_search_finds_the_likelier_sequence_greedy_misses():
 def test_bad_input_raises_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+PAIR = (np.array([[4, 5, 6, 0], [7, 4, 0, 0]], "int32"), np.array([[2, 4, 5], [2, 6, 0]], "int32"))
+SMALL = {
+    "rnn": lambda dtype=None: RNNSeq2Seq(SOURCE, TARGET, embed_dim=8, units=8, max_length=8, dtype=dtype),
+    "transformer": lambda dtype=None: TransformerSeq2Seq(SOURCE, TARGET, model_dim=8, num_heads=2, ff_dim=16, num_layers=1, max_length=8, dtype=dtype),
+}
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_mixed_precision_per_model(name, assert_mixed_precision):
+    model = assert_mixed_precision(SMALL[name], PAIR)
+    assert len(model.translate([["a", "b"]], max_length=3)[0]) <= 3  # decoding reads float16/bfloat16 logits too
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_keras_layer_harness(name, keras_layer_test):
+    keras_layer_test(
+        lambda **kwargs: SMALL[name](**kwargs),  # the harness adds dtype="mixed_float16" to these arguments
+        {},
+        input_data=PAIR,
+        expected_output_shape=(2, 3, len(TARGET)),
+    )

@@ -18,7 +18,7 @@ def randn(*shape):
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_encoder_block_is_attention_plus_feed_forward(norm_first):
     block = TransformerEncoderBlock(num_heads=2, ff_dim=16, norm_first=norm_first)
-    x = randn(2, 5, 8)
+    x = keras.ops.convert_to_tensor(randn(2, 5, 8))  # a backend tensor: torch does not add NumPy arrays to its tensors
     out = to_np(block(x))
     attention, ln1, ln2 = block.attention, block.attention_norm, block.ff_norm
     ff = lambda h: block.ff_output(block.ff_hidden(h))
@@ -118,3 +118,75 @@ def test_fit_learns_a_sequence_task():
 def test_bad_input_raises_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+TOKENS = np.array([[3, 4, 0], [5, 0, 0]], "int32")
+MIXED = {
+    "block": (lambda dtype: TransformerEncoderBlock(2, 16, dropout=0.1, dtype=dtype), (randn(2, 5, 8),)),
+    "block-pre-norm": (lambda dtype: TransformerEncoderBlock(2, 16, norm_first=True, dtype=dtype), (randn(2, 5, 8),)),
+    "encoder-tokens": (lambda dtype: TransformerEncoder(2, 2, 16, 8, vocab_size=30, pooling="max", dtype=dtype), (TOKENS,)),
+    "encoder-features": (
+        lambda dtype: TransformerEncoder(1, 2, 16, 8, positional="learned", norm_first=True, pooling="mean", dtype=dtype),
+        (randn(2, 5, 3),),
+    ),
+    "decoder-block": (lambda dtype: TransformerDecoderBlock(2, 16, dropout=0.1, dtype=dtype), (randn(2, 6, 8), randn(2, 4, 8))),
+}
+
+
+@pytest.mark.parametrize("name", MIXED)
+def test_mixed_precision_per_layer(name, assert_mixed_precision):
+    make, inputs = MIXED[name]
+    assert_mixed_precision(make, *inputs)
+
+
+@pytest.mark.parametrize(
+    "layer_cls, init_kwargs, inputs, expected_output_shape, weights",
+    [
+        # weights: (trainable, non-trainable, seed generators); a block has 8 attention
+        # weights, 4 of layer norms and 4 of the feed-forward network
+        (TransformerEncoderBlock, {"num_heads": 2, "ff_dim": 16, "dropout": 0.1}, {"input_shape": (2, 5, 8)}, (2, 5, 8), (16, 0, 2)),
+        (TransformerEncoderBlock, {"num_heads": 2, "ff_dim": 16, "norm_first": True}, {"input_shape": (2, 5, 8)}, (2, 5, 8), (16, 0, 0)),
+        (
+            TransformerEncoder,
+            {"num_layers": 2, "num_heads": 2, "ff_dim": 16, "model_dim": 8, "vocab_size": 30, "pooling": "mean", "dropout": 0.1},
+            {"input_data": TOKENS},
+            (2, 8),
+            (1 + 2 * 16, 1, 1 + 2 * 2),  # embedding, blocks; the sinusoidal table; dropouts
+        ),
+        (
+            TransformerEncoder,
+            {"num_layers": 1, "num_heads": 2, "ff_dim": 16, "model_dim": 8, "positional": "learned", "norm_first": True},
+            {"input_shape": (2, 5, 3)},
+            (2, 5, 8),
+            (2 + 1 + 16 + 2, 0, 0),  # projection, learned positions, block, final layer norm
+        ),
+    ],
+    ids=["block", "block-pre-norm", "encoder-tokens", "encoder-features"],
+)
+def test_keras_layer_harness(layer_cls, init_kwargs, inputs, expected_output_shape, weights, keras_layer_test):
+    keras_layer_test(
+        layer_cls,
+        init_kwargs,
+        **inputs,
+        expected_output_shape=expected_output_shape,
+        expected_num_trainable_weights=weights[0],
+        expected_num_non_trainable_weights=weights[1],
+        expected_num_seed_generators=weights[2],
+        supports_masking=True,
+    )
+
+
+def test_decoder_block_keras_layer_harness(keras_layer_test):
+    keras_layer_test(
+        TransformerDecoderBlock,
+        {"num_heads": 2, "ff_dim": 16, "dropout": 0.1},
+        input_shape={"inputs_shape": (2, 6, 8), "context_shape": (2, 4, 8)},
+        expected_output_shape=(2, 6, 8),
+        expected_num_trainable_weights=2 * 8 + 3 * 2 + 4,
+        expected_num_non_trainable_weights=0,
+        expected_num_seed_generators=3,
+        supports_masking=True,
+        # The harness's training step calls the layer with its inputs as one dict; a layer with
+        # two inputs trains in the TransformerSeq2Seq tests (tests/test_seq2seq.py) instead.
+        run_training_check=False,
+    )
