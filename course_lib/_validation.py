@@ -5,6 +5,8 @@ Every message names the layer, the argument, what was expected and what came.
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 import numpy as np
 
@@ -64,16 +66,16 @@ def _dtype_name(x) -> str | None:
         return str(dtype)
 
 
-def reject_text(owner: str, inputs):
+def reject_text(owner: str, inputs, name: str = "inputs"):
     """Raise a TypeError for text in ``inputs`` (any nesting), before a backend tries to convert it.
 
     TensorFlow converts a NumPy array of strings to a string tensor that the layer's own
     check refuses; JAX and PyTorch fail inside Keras' conversion with a ValueError that
     names no layer. Checking first gives the same, clear error on every backend.
     """
-    for name, x in _leaves("inputs", inputs):
+    for path, x in _leaves(name, inputs):
         if _dtype_name(x) == "string":
-            raise TypeError(f"{owner}: `{name}` must be a numeric (int or float) tensor, got dtype string")
+            raise TypeError(f"{owner}: `{path}` must be a numeric (int or float) tensor, got dtype string")
 
 
 def _leaves(name, x):
@@ -88,19 +90,23 @@ def _leaves(name, x):
 
 
 class ChecksInputs:
-    """Mixin for course_lib's layers: refuse text inputs in ``__call__``, before Keras converts them."""
+    """Mixin for course_lib's layers: refuse text in any argument of ``call``, before Keras converts it."""
 
     def __call__(self, *args, **kwargs):
-        if args:
-            reject_text(type(self).__name__, args[0])
+        try:
+            arguments = inspect.signature(self.call).bind_partial(*args, **kwargs).arguments
+        except TypeError:  # wrong arguments: let Keras say what is wrong
+            arguments = {}
+        for name, value in arguments.items():
+            reject_text(type(self).__name__, value, name)
         return super().__call__(*args, **kwargs)
 
 
-def numeric_input(owner: str, x, compute_dtype: str):
+def numeric_input(owner: str, x, compute_dtype: str, name: str = "inputs"):
     """Cast a numeric input to ``compute_dtype``; raise a TypeError for strings, booleans and complex numbers."""
     dtype = _dtype_name(x) or "float32"
     if dtype == "string" or dtype == "bool" or dtype.startswith("complex"):
-        raise TypeError(f"{owner}: `inputs` must be a numeric (int or float) tensor, got dtype {dtype}")
+        raise TypeError(f"{owner}: `{name}` must be a numeric (int or float) tensor, got dtype {dtype}")
     return x if dtype == compute_dtype else keras.ops.cast(x, compute_dtype)
 
 

@@ -170,10 +170,11 @@ class MultiHeadAttention(check.ChecksInputs, keras.layers.Layer):
             check.input_rank(owner, x.shape, 3, f"(batch, steps, features) for `{name}`")
             if x.shape[-1] != size:
                 raise ValueError(f"{owner}: `{name}` must have {size} features (the size it was built with), got shape {tuple(x.shape)}")
+        mask = self._combined_mask(query, key, attention_mask, query_mask, value_mask, use_causal_mask)  # masks ride on the inputs
+        query, key, value = (check.numeric_input(owner, x, self.compute_dtype, name) for name, x in zip(("query", "key", "value"), (query, key, value)))
         q = self._project(query, self.query_kernel, self.query_bias)
         k = self._project(key, self.key_kernel, self.key_bias)
         v = self._project(value, self.value_kernel, self.value_bias)
-        mask = self._combined_mask(query, key, attention_mask, query_mask, value_mask, use_causal_mask)
         context, weights = scaled_dot_product_attention(q, k, v, mask)
         if self.dropout:
             # dropout on the weights, then the weighted sum again (as Keras does)

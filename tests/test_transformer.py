@@ -176,6 +176,17 @@ def test_keras_layer_harness(layer_cls, init_kwargs, inputs, expected_output_sha
     )
 
 
+def test_keras_layer_harness_propagates_the_padding_mask(keras_layer_test):
+    keras_layer_test(
+        TransformerEncoder,
+        {"num_layers": 1, "num_heads": 2, "ff_dim": 16, "model_dim": 8, "vocab_size": 30},
+        input_data=TOKENS,
+        expected_output_shape=(2, 3, 8),
+        supports_masking=True,
+        expected_mask_shape=(2, 3),  # token id 0 is padding: the mask goes on to the next layer
+    )
+
+
 def test_decoder_block_keras_layer_harness(keras_layer_test):
     keras_layer_test(
         TransformerDecoderBlock,
