@@ -171,7 +171,9 @@ class MultiHeadAttention(check.ChecksInputs, keras.layers.Layer):
             if x.shape[-1] != size:
                 raise ValueError(f"{owner}: `{name}` must have {size} features (the size it was built with), got shape {tuple(x.shape)}")
         mask = self._combined_mask(query, key, attention_mask, query_mask, value_mask, use_causal_mask)  # masks ride on the inputs
-        query, key, value = (check.numeric_input(owner, x, self.compute_dtype, name) for name, x in zip(("query", "key", "value"), (query, key, value)))
+        query, key, value = (
+            check.numeric_input(owner, x, self.compute_dtype, name) for name, x in (("query", query), ("key", key), ("value", value))
+        )
         q = self._project(query, self.query_kernel, self.query_bias)
         k = self._project(key, self.key_kernel, self.key_bias)
         v = self._project(value, self.value_kernel, self.value_bias)

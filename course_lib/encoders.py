@@ -197,7 +197,7 @@ class ConvEncoder(check.ChecksInputs, keras.layers.Layer):
         ]
         self.norms = [keras.layers.BatchNormalization(name=f"bn{i + 1}", dtype=policy) for i in range(len(self.filters))] if self.batch_norm else []
         self.pools = [pool(self.pool_size, padding="same", name=f"pool{i + 1}", dtype=policy) for i in range(len(self.filters))] if self.pool_size else []
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy) if self.dropout else None
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy) if self.dropout else None
         if self.reduction == "flatten":
             self.reduce_layer = keras.layers.Flatten(dtype=policy)
         elif spatial_dims == 1:
