@@ -5,6 +5,9 @@
 ``load_digits_split`` wraps scikit-learn's bundled 8x8 digits (1,797 images, shipped
 inside scikit-learn, so nothing is downloaded): pixels scaled to [0, 1], a stratified
 train/test split from :func:`sklearn.model_selection.train_test_split`.
+
+Both loaders take ``validation_size`` to carve a stratified validation split out of the
+training data, leaving the test split untouched.
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ import numpy as np
 @dataclasses.dataclass(frozen=True)
 class Split:
     """A train/test split: inputs as flat float32 rows, labels int64, and the shape of one example
-    (an image's ``(8, 8)``, a signal's ``(40,)``) in ``image_shape``."""
+    (an image's ``(8, 8)``, a signal's ``(40,)``) in ``image_shape``.
+
+    With ``validation_size`` the loaders also carve a validation split out of the
+    training data (``x_val``, ``y_val``; otherwise None): every choice (epochs, learning
+    rate, architecture) is made on it, and the test split is used once, at the end.
+    """
 
     x_train: np.ndarray
     x_test: np.ndarray
@@ -25,18 +33,36 @@ class Split:
     y_test: np.ndarray
     image_shape: tuple[int, ...]
     class_names: tuple[str, ...]
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     def __iter__(self):
         """Unpack as ``x_train, x_test, y_train, y_test`` like scikit-learn's split."""
         return iter((self.x_train, self.x_test, self.y_train, self.y_test))
 
 
-def load_digits_split(test_size: float = 0.2, seed: int = 0) -> Split:
+def _with_validation(split: Split, validation_size, seed: int, owner: str) -> Split:
+    """``split`` with a stratified fraction ``validation_size`` of its training data moved to validation."""
+    if validation_size is None:
+        return split
+    if isinstance(validation_size, bool) or not isinstance(validation_size, (int, float)) or not 0.0 < validation_size < 1.0:
+        raise ValueError(f"{owner}: `validation_size` must be a fraction strictly between 0 and 1 or None, got {validation_size!r}")
+    from sklearn.model_selection import train_test_split
+
+    x_train, x_val, y_train, y_val = train_test_split(
+        split.x_train, split.y_train, test_size=validation_size, random_state=seed, stratify=split.y_train
+    )
+    return dataclasses.replace(split, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
+
+
+def load_digits_split(test_size: float = 0.2, seed: int = 0, validation_size: float | None = None) -> Split:
     """scikit-learn's bundled digits, scaled to [0, 1] and split with stratification.
 
     Args:
         test_size: fraction of the 1,797 images held out, strictly between 0 and 1.
         seed: seed of the split, so every notebook sees the same test set.
+        validation_size: if given, this fraction of the training images becomes the
+            validation split (``x_val``, ``y_val``); the test split stays the same.
 
     Returns:
         A :class:`Split` with ``x_*`` of shape ``(n, 64)`` (float32 in [0, 1]),
@@ -46,6 +72,9 @@ def load_digits_split(test_size: float = 0.2, seed: int = 0) -> Split:
         >>> split = load_digits_split()
         >>> split.x_train.shape, split.x_test.shape
         ((1437, 64), (360, 64))
+        >>> split = load_digits_split(validation_size=0.2)
+        >>> split.x_train.shape, split.x_val.shape, split.x_test.shape
+        ((1149, 64), (288, 64), (360, 64))
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -56,14 +85,15 @@ def load_digits_split(test_size: float = 0.2, seed: int = 0) -> Split:
     x = (digits.data / 16.0).astype("float32")  # pixel intensities are 0..16
     y = digits.target.astype("int64")
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y)
-    return Split(x_train, x_test, y_train, y_test, image_shape=(8, 8), class_names=tuple(str(i) for i in range(10)))
+    split = Split(x_train, x_test, y_train, y_test, image_shape=(8, 8), class_names=tuple(str(i) for i in range(10)))
+    return _with_validation(split, validation_size, seed, "load_digits_split")
 
 
 #: The published MNIST-1D test accuracies (Greydanus & Kobak, 2020), 4,000 training examples.
 MNIST1D_PUBLISHED_ACCURACY = {"logistic regression": 0.32, "MLP": 0.68, "CNN": 0.94, "GRU": 0.91, "human": 0.96}
 
 
-def load_mnist1d(num_samples: int = 5000, seed: int = 42, cache_dir=None) -> Split:
+def load_mnist1d(num_samples: int = 5000, seed: int = 42, cache_dir=None, validation_size: float | None = None) -> Split:
     """MNIST-1D, generated on this machine: 10 classes of 1-D signals of length 40.
 
     The ``mnist1d`` package's :func:`mnist1d.data.make_dataset` builds each signal
@@ -78,6 +108,8 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42, cache_dir=None) -> Spl
         num_samples: how many signals to generate in all (a multiple of 10).
         seed: the generator's seed.
         cache_dir: where to cache; ``False`` to neither read nor write a cache.
+        validation_size: if given, this fraction of the training signals becomes the
+            validation split (``x_val``, ``y_val``, stratified); the test split stays the same.
 
     Returns:
         A :class:`Split` with ``x_*`` float32 ``(n, 40)`` and ``y_*`` int64, ``image_shape == (40,)``.
@@ -111,7 +143,7 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42, cache_dir=None) -> Spl
             tmp = path.with_suffix(".tmp.npz")
             np.savez(tmp, **arrays)
             tmp.replace(path)  # never leave a half-written cache behind
-    return Split(
+    split = Split(
         arrays["x"].astype("float32"),
         arrays["x_test"].astype("float32"),
         arrays["y"].astype("int64"),
@@ -119,3 +151,4 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42, cache_dir=None) -> Spl
         image_shape=(arrays["x"].shape[1],),
         class_names=tuple(str(i) for i in range(10)),
     )
+    return _with_validation(split, validation_size, seed, "load_mnist1d")

@@ -62,3 +62,30 @@ def test_mnist1d_corrupt_cache_and_bad_arguments(tmp_path):
     for bad in (15, 0, 2.5, True):
         with pytest.raises(ValueError, match="num_samples"):
             load_mnist1d(num_samples=bad, cache_dir=False)
+
+
+def test_validation_split_comes_out_of_training_and_leaves_test_alone():
+    plain = load_digits_split()
+    split = load_digits_split(validation_size=0.25)
+    np.testing.assert_array_equal(split.x_test, plain.x_test)
+    assert len(split.x_train) + len(split.x_val) == len(plain.x_train) and len(split.x_val) == 360
+    rows = lambda x: {r.tobytes() for r in x}
+    assert rows(split.x_train) | rows(split.x_val) == rows(plain.x_train)
+    assert not rows(split.x_val) & rows(split.x_test)
+    np.testing.assert_allclose(np.bincount(split.y_val) / len(split.y_val), np.bincount(split.y_train) / len(split.y_train), atol=0.02)
+    assert plain.x_val is None and plain.y_val is None
+    assert len(tuple(split)) == 4  # unpacks as before: x_train, x_test, y_train, y_test
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.2, "0.2", True])
+def test_bad_validation_size_is_refused(bad):
+    with pytest.raises(ValueError, match="validation_size"):
+        load_digits_split(validation_size=bad)
+
+
+def test_mnist1d_validation_split(tmp_path):
+    from course_lib.datasets import load_mnist1d
+
+    split = load_mnist1d(num_samples=200, seed=3, cache_dir=tmp_path, validation_size=0.25)
+    assert split.x_train.shape == (120, 40) and split.x_val.shape == (40, 40) and split.x_test.shape == (40, 40)
+    assert set(np.unique(split.y_val)) == set(range(10))

@@ -126,3 +126,16 @@ def test_claims_are_checked_and_training_is_quiet(path):
 def test_keras_3_style_only(path):
     text = path.read_text(encoding="utf-8")
     assert "tf.keras" not in text, f"{path.name} uses tf.keras; use `import keras` (Keras 3)"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_exercise_solutions_are_stored_collapsed(path):
+    """Rule 6 (CONTRIBUTING.md): a learner sees the exercise, and the solution only when asked."""
+    nb = _load(path)
+    exercises_at = dict((t, i) for i, t in _headings(nb))["## Exercises"]
+    solutions = [c for c in nb["cells"][exercises_at:] if c["cell_type"] == "code" and _source(c).strip()]
+    for cell in solutions:
+        first = _source(cell).splitlines()[0]
+        assert re.fullmatch(r"# Solution \d+.*", first), f"a code cell after ## Exercises must start '# Solution N', got {first!r}"
+        assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True, f"{first}: not collapsed in JupyterLab/Notebook 7"
+        assert cell["metadata"].get("cellView") == "form", f"{first}: not collapsed on Colab (cellView: form)"
