@@ -49,7 +49,12 @@ class Estimate:
         return self.sd / math.sqrt(self.n)
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.mean:.3f} ± {self.sd:.3f} (mean ± sd over {self.n} seeds)"
+        return f"{self.name}: {_number(self.mean)} ± {_number(self.sd)} (mean ± sd over {self.n} seeds)"
+
+
+def _number(x: float) -> str:
+    """Three decimals, or three significant digits for numbers too small to show that way."""
+    return f"{x:.3f}" if abs(x) < 1e-12 or abs(x) >= 0.01 else f"{x:.2e}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,10 +62,10 @@ class SeedResults:
     """The metrics an experiment returned for each seed, by name.
 
     Example:
-        >>> results = SeedResults(seeds=(0, 1, 2), values={"a": (0.9, 0.8, 1.0), "b": (0.7, 0.7, 0.7)})
+        >>> results = SeedResults(seeds=(0, 1, 2), values={"a": (0.9, 0.8, 1.0), "b": (0.6, 0.7, 0.8)})
         >>> print(results)
         a: 0.900 ± 0.100 (mean ± sd over 3 seeds)
-        b: 0.700 ± 0.000 (mean ± sd over 3 seeds)
+        b: 0.700 ± 0.100 (mean ± sd over 3 seeds)
         >>> round(results.paired_difference("a", "b").mean, 3)
         0.2
     """

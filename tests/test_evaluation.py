@@ -16,6 +16,7 @@ def test_over_seeds_collects_each_metric_per_seed():
     gain = results.paired_difference("b", "a")
     assert gain.values == (2.0, 3.0, 4.0) and gain.name == "b - a"
     assert str(results["b"]) == "b: 5.000 ± 2.000 (mean ± sd over 3 seeds)"
+    assert str(Estimate("g", (2e-4, 3e-4))) == "g: 2.50e-04 ± 7.07e-05 (mean ± sd over 2 seeds)"
 
 
 def test_each_run_starts_from_its_seed():

@@ -139,3 +139,26 @@ def test_exercise_solutions_are_stored_collapsed(path):
         assert re.fullmatch(r"# Solution \d+.*", first), f"a code cell after ## Exercises must start '# Solution N', got {first!r}"
         assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True, f"{first}: not collapsed in JupyterLab/Notebook 7"
         assert cell["metadata"].get("cellView") == "form", f"{first}: not collapsed on Colab (cellView: form)"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_validation_data_never_comes_from_the_test_split(path):
+    """Rule 1 (CONTRIBUTING.md): choices are made on validation data; the test split is used once, at the end."""
+    code = "\n".join(_source(c) for c in _code_cells(_load(path)))
+    for match in re.finditer(r"validation_data\s*=\s*", code):
+        rest = code[match.end() :]
+        if rest.startswith("("):
+            argument = rest[: _closing(rest) + 1]
+        else:
+            argument = re.match(r"[\w.\[\]]+", rest).group(0)
+        assert "test" not in argument, f"validation_data={argument}: validate on a split carved from the training data"
+
+
+def _closing(text):
+    """Index of the parenthesis closing the one that opens ``text``."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return i
+    raise ValueError(f"unbalanced parentheses in {text[:80]!r}")
