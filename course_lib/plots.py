@@ -28,7 +28,8 @@ def _as_images(name: str, images, image_shape) -> np.ndarray:
     return images.reshape((images.shape[0], *image_shape))
 
 
-def show_images(images, image_shape=(8, 8), titles=None, ncols: int = 10, cmap: str = "gray_r", size: float = 0.9):
+def show_images(images, image_shape=(8, 8), titles=None, ncols: int = 10, cmap: str = "gray_r", size: float = 0.9,
+                symmetric: bool = False):
     """Show a batch of images on a grid, ``ncols`` per row.
 
     Args:
@@ -36,6 +37,9 @@ def show_images(images, image_shape=(8, 8), titles=None, ncols: int = 10, cmap: 
         image_shape: the shape of one image, e.g. ``(8, 8)``.
         titles: optional ``n`` strings shown above the images.
         ncols: images per row.
+        symmetric: one colour scale for all images, centred on 0 (from ``-m`` to ``m``,
+            ``m`` the largest absolute value), so that a diverging ``cmap`` such as
+            ``"RdBu_r"`` shows the sign: 0 white, positive red, negative blue.
     """
     plt = _plt()
     images = _as_images("images", images, image_shape)
@@ -43,11 +47,15 @@ def show_images(images, image_shape=(8, 8), titles=None, ncols: int = 10, cmap: 
     if titles is not None and len(titles) != n:
         raise ValueError(f"`titles` must have one entry per image ({n}), got {len(titles)}")
     nrows = -(-n // ncols)
+    scale = {}
+    if symmetric:
+        m = float(np.abs(images).max()) or 1.0
+        scale = {"vmin": -m, "vmax": m}
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.15), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            ax.imshow(images[i], cmap=cmap)
+            ax.imshow(images[i], cmap=cmap, **scale)
             if titles is not None:
                 ax.set_title(str(titles[i]), fontsize=8)
     fig.tight_layout()

@@ -27,14 +27,19 @@ def _rng(seed):
 
 
 def mask_spans(shape, mask_rate: float = 0.15, span_length: int = 4, seed=0) -> np.ndarray:
-    """A boolean mask ``(batch, steps)`` hiding random spans, about ``mask_rate`` of the steps.
+    """A boolean mask ``(batch, steps)`` hiding random spans, near ``mask_rate`` of the steps.
 
-    Spans of ``span_length`` consecutive steps start at random positions; every row
-    gets at least one span, so every example contributes to the loss.
+    Each row gets ``round(mask_rate * steps / span_length)`` spans (at least one, so every
+    example contributes to the loss) of ``span_length`` consecutive steps, each starting at
+    a random position. Spans are placed independently and may overlap, and the number of
+    spans is rounded, so the hidden fraction is near ``mask_rate`` but not equal to it: with
+    20 steps and spans of 2, ``mask_rate=0.5`` hides about 41 % of the steps (5 spans,
+    overlapping) and ``mask_rate=0.15`` about 19 % (2 spans); ``tests/test_pretraining.py``
+    measures both.
 
     Args:
         shape: ``(batch, steps)``.
-        mask_rate: target fraction of hidden steps, in (0, 1).
+        mask_rate: sets the number of spans, as above; in (0, 1).
         span_length: length of each hidden span, at least 1 and at most ``steps``.
         seed: an int or a ``numpy.random.Generator``.
     """

@@ -13,6 +13,16 @@ def test_show_images_draws_one_axis_per_image():
     assert len(shown) == 12 and shown[3].get_title() == "3"
 
 
+def test_show_images_symmetric_scale_puts_zero_in_the_middle():
+    images = rng.normal(size=(3, 64)) + 0.5  # not centred: a per-image scale would not map 0 to white
+    images[1, 0] = -4.0
+    fig = plots.show_images(images, (8, 8), ncols=3, cmap="RdBu_r", symmetric=True)
+    limits = {ax.images[0].get_clim() for ax in fig.axes if ax.images}
+    assert limits == {(-4.0, 4.0)}
+    own = plots.show_images(images, (8, 8), ncols=3)
+    assert len({ax.images[0].get_clim() for ax in own.axes if ax.images}) == 3  # default: each image its own range
+
+
 def test_compare_reconstructions_two_rows():
     x = rng.random((5, 64))
     fig = plots.compare_reconstructions(x, x * 0.5, n=4)

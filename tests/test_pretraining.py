@@ -106,3 +106,12 @@ def test_pretrain_helpers_lower_their_loss_and_keep_the_encoder():
     assert history["loss"][-1] < history["loss"][0] and model.get_layer(dense.name) is dense
     with pytest.raises(ValueError, match="epochs"):
         P.pretrain_denoising(dense, x[..., 0], epochs=0)
+
+
+@pytest.mark.parametrize("mask_rate, measured", [(0.5, 0.41), (0.15, 0.19)])
+def test_hidden_fraction_is_what_the_docstring_says(mask_rate, measured):
+    """Overlapping spans hide less than mask_rate; rounding the number of spans can hide more."""
+    from course_lib.pretraining import mask_spans
+
+    fraction = mask_spans((5000, 20), mask_rate=mask_rate, span_length=2, seed=0).mean()
+    assert fraction == pytest.approx(measured, abs=0.01)
