@@ -5,6 +5,7 @@ Every message names the layer, the argument, what was expected and what came.
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import keras
@@ -53,7 +54,7 @@ def input_rank(owner: str, shape, rank: int, layout: str):
 
 def _dtype_name(x) -> str | None:
     """``x``'s dtype as Keras names it, ``"string"`` for NumPy text and object arrays; None if it has none."""
-    if isinstance(x, str) or (isinstance(x, (list, tuple)) and x and all(isinstance(v, str) for v in x)):
+    if isinstance(x, str):
         return "string"
     dtype = getattr(x, "dtype", None)
     if dtype is None:
@@ -79,7 +80,8 @@ def reject_text(owner: str, inputs, name: str = "inputs"):
 
 
 def _leaves(name, x):
-    if isinstance(x, (list, tuple)) and x and not all(isinstance(v, str) for v in x):
+    """``(path, leaf)`` for every leaf of nested lists, tuples and dicts, e.g. ``("inputs[0]", array)``."""
+    if isinstance(x, (list, tuple)):
         for i, item in enumerate(x):
             yield from _leaves(f"{name}[{i}]", item)
     elif isinstance(x, dict):
@@ -94,12 +96,19 @@ class ChecksInputs:
 
     def __call__(self, *args, **kwargs):
         try:
-            arguments = inspect.signature(self.call).bind_partial(*args, **kwargs).arguments
+            arguments = _call_signature(type(self)).bind_partial(self, *args, **kwargs).arguments
         except TypeError:  # wrong arguments: let Keras say what is wrong
             arguments = {}
         for name, value in arguments.items():
-            reject_text(type(self).__name__, value, name)
+            if name != "self":
+                reject_text(type(self).__name__, value, name)
         return super().__call__(*args, **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _call_signature(cls) -> inspect.Signature:
+    """The signature of ``cls.call``, read once per class rather than on every call."""
+    return inspect.signature(cls.call)
 
 
 def numeric_input(owner: str, x, compute_dtype: str, name: str = "inputs"):
