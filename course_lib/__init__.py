@@ -30,7 +30,7 @@ from course_lib.env import (
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = (
-    "attention", "course", "datasets", "encoders", "env", "evaluation", "finetuning", "formulas", "plots", "positional",
+    "attention", "contrastive", "course", "datasets", "encoders", "env", "evaluation", "finetuning", "formulas", "plots", "positional",
     "pretraining", "recurrent", "seq2seq", "training", "transformer", "translation",
 )
 _LAZY_ATTRIBUTES = {

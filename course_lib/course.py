@@ -20,15 +20,31 @@ TIME_BUDGET_S = 90.0
 METADATA_KEY = "course"
 
 
+#: course_lib modules every notebook may use from the start: set-up, data, plots, the
+#: whole-array inference helpers and the seed table. Everything else is *taught* by one
+#: notebook (``Notebook.teaches``) and may be used only from that notebook on.
+INFRASTRUCTURE = ("course", "datasets", "env", "evaluation", "plots", "training")
+
+#: The most cells a notebook may have: one idea at a learner's pace (CONTRIBUTING.md, rule 5).
+MAX_CELLS = 35
+
+
 @dataclasses.dataclass(frozen=True)
 class Notebook:
-    """One notebook of the course."""
+    """One notebook of the course.
+
+    ``teaches`` names what of course_lib this notebook teaches: a module (``"attention"``)
+    or one name in a module (``"formulas.he_normal"``) where a module is taught over
+    several notebooks. ``tests/test_notebooks.py`` fails when a notebook uses a module or
+    name that only a later notebook teaches.
+    """
 
     number: str
     slug: str
     title: str
     seed_sections: tuple[str, ...]
     summary: str
+    teaches: tuple[str, ...] = ()
 
     @property
     def filename(self) -> str:
@@ -45,13 +61,17 @@ class Notebook:
         return "Seed sections: " + ", ".join(self.seed_sections)
 
 
+_ACTIVATIONS = tuple(f"formulas.{name}" for name in (
+    "activation", "identity", "identity_grad", "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad"))
+
 COURSE: tuple[Notebook, ...] = (
     Notebook(
         "00",
         "setup_and_course_map",
         "Setup and course map",
         ("§7",),
-        "Check versions, backend and device; the tools of §7; how course_lib is imported; Colab, GPU, and one .keras file loaded on other Keras backends.",
+        "Check versions, backend and device; the tools of §7; how course_lib is organised; Colab, GPU, and one "
+        ".keras file loaded on other Keras backends.",
     ),
     Notebook(
         "01",
@@ -62,75 +82,162 @@ COURSE: tuple[Notebook, ...] = (
     ),
     Notebook(
         "02",
+        "structure_and_initialisation",
+        "The five steps (1–2): structure and initialisation",
+        ("§3",),
+        "Dense vs convolutional structure, parameters counted by hand; why the scale of the initial weights decides "
+        "whether a deep stack can learn, measured layer by layer; Glorot and He by hand vs Keras.",
+        teaches=("encoders", "formulas.glorot_uniform", "formulas.he_normal", *_ACTIVATIONS),
+    ),
+    Notebook(
+        "03",
+        "forward_backward_and_gradient_descent",
+        "The five steps (3–5): forward, backward, gradient descent and its knobs",
+        ("§3",),
+        "Forward and backward by hand, checked against autodiff and finite differences; gradient descent by hand "
+        "vs keras.optimizers.SGD; a learning-rate sweep and three optimizers.",
+        teaches=("formulas.dense", "formulas.dense_backward", "formulas.gradient_descent_step"),
+    ),
+    Notebook(
+        "04",
         "representations_pretraining_finetuning",
         "Representations, pretraining and fine-tuning",
         ("§2", "Q2"),
         "An encoder trained on digits 0–4 reused for 5–9 with few labels: frozen vs fine-tuned vs from scratch.",
     ),
     Notebook(
-        "03",
-        "the_five_steps",
-        "The five steps: structure, initialisation, forward, backward, fine-tuning",
-        ("§3",),
-        "Initialisation statistics through a deep stack; forward and backward by hand checked against autodiff; "
-        "gradient descent by hand vs an optimizer; a learning-rate sweep.",
-    ),
-    Notebook(
-        "04",
+        "05",
         "the_three_formulas",
         "The three formulas: dense, convolution, recurrence",
         ("§4",),
         "h = f(Wx+b), the convolution and the RNN recurrence in NumPy, symbol by symbol, shown equal to Keras "
         "Dense, Conv2D and SimpleRNN.",
-    ),
-    Notebook(
-        "05",
-        "the_fully_connected_encoder",
-        "The fully connected encoder of §5",
-        ("§5", "Q3"),
-        "The article's PyTorch Encoder in Keras: trained as a classifier (≥ 97 %) and as an autoencoder; "
-        "parameters counted by hand; saved and loaded; its codes visualised.",
+        teaches=("formulas", "recurrent"),
     ),
     Notebook(
         "06",
+        "the_fully_connected_encoder",
+        "The fully connected encoder of §5",
+        ("§5", "Q3"),
+        "The article's PyTorch Encoder in Keras: trained as a classifier (≥ 96 %) and as an autoencoder; "
+        "parameters counted by hand; saved and loaded; its codes visualised.",
+    ),
+    Notebook(
+        "07",
+        "self_attention",
+        "Self-attention",
+        ("§8",),
+        "Attention from its formula, step by step, checked against Keras; multi-head attention; padding and causal "
+        "masks; time and memory against sequence length.",
+        teaches=("attention",),
+    ),
+    Notebook(
+        "08",
+        "transformer_encoder",
+        "The Transformer encoder: positions, training, attention maps",
+        ("§8",),
+        "Why attention needs positions; sinusoidal and learned encodings; a Transformer encoder trained on "
+        "MNIST-1D; what its attention maps show, measured.",
+        teaches=("positional", "transformer"),
+    ),
+    Notebook(
+        "09",
         "encoder_zoo",
         "Encoder zoo: dense, convolutional, recurrent and Transformer encoders on MNIST-1D",
         ("§3.1", "§4", "Q4"),
         "Four encoders from course_lib on MNIST-1D: accuracy, parameters and training time, next to the published table.",
     ),
     Notebook(
-        "07",
-        "self_attention",
-        "Self-attention and the Transformer encoder",
-        ("§8",),
-        "Attention from its formula, checked against Keras; positional encodings; attention maps of a trained "
-        "model; time and memory against sequence length.",
-    ),
-    Notebook(
-        "08",
+        "10",
         "translation",
         "Encoder–decoder at work: translating dates into Chinese",
         ("§1", "§6"),
-        "An RNN with attention and a Transformer translate English dates into Chinese; greedy vs beam search; "
-        "exact match and character error rate; alignment heat maps.",
+        "An RNN with attention and a Transformer translate English dates into Chinese; exact match and character "
+        "error rate; greedy vs beam search where it matters; the errors sorted by kind and traced to the tokeniser; "
+        "alignment heat maps.",
+        teaches=("seq2seq", "translation"),
     ),
     Notebook(
-        "09",
+        "11",
         "pretraining",
         "Pretraining an encoder without labels",
         ("§2", "Q2"),
         "Masked modelling and denoising on unlabelled MNIST-1D and digits: the loss going down, what the encoder "
         "learned, a linear probe before and after.",
+        teaches=("pretraining",),
     ),
     Notebook(
-        "10",
+        "12",
         "fine_tuning",
         "Fine-tuning: from a pretrained encoder to a task with few labels",
         ("§2", "§3", "Q2"),
-        "Scratch vs linear probe vs full fine-tuning vs gradual unfreezing vs LoRA at 1–100 % of the labels; "
-        "learning rates and optimizer settings; a KerasHub backbone from a local preset.",
+        "Contrastive pretraining by hand (views, InfoNCE) and with course_lib.contrastive; scratch vs linear probe vs "
+        "full fine-tuning vs gradual unfreezing vs LoRA at 40, 200 and 3,200 labels, mean ± sd over three seeds.",
+        teaches=("contrastive", "finetuning"),
+    ),
+    Notebook(
+        "13",
+        "fine_tuning_knobs",
+        "Fine-tuning's knobs: learning rate, schedule, optimizer, checkpoints, KerasHub",
+        ("§3", "Q2"),
+        "Learning rate, warm-up and cosine decay, SGD / momentum / Adam / AdamW compared on validation, the choice "
+        "scored once on test; steps to a target accuracy with and without pretraining; BackupAndRestore; KerasHub.",
     ),
 )
+
+
+#: The article's nine sections and the FAQ's questions, as notebook 00's course map shows them.
+SEED_SECTIONS = {
+    "§1": "background: encoder–decoder models",
+    "§2": "core concepts: encoder, pretraining, fine-tuning",
+    "§3": "the five steps of building an encoder",
+    "§4": "the three formulas: dense, convolution, recurrence",
+    "§5": "a fully connected encoder in code",
+    "§6": "applications: translation, speech, recommendation",
+    "§7": "tools and data sets",
+    "§8": "trends: self-attention, long sequences, scale, speed",
+    "§9": "FAQ (Q1–Q4)",
+}
+
+
+def covering(section: str) -> list[Notebook]:
+    """The notebooks that cover seed section ``section`` (``"§3"`` includes ``"§3.1"``; ``"§9"`` the FAQ's Q1–Q4)."""
+    def covers(entry: str) -> bool:
+        return entry == section or entry.startswith(section + ".") or (section == "§9" and entry.startswith("Q"))
+
+    return [nb for nb in COURSE if any(covers(entry) for entry in nb.seed_sections)]
+
+
+def seed_section_table_markdown() -> str:
+    """Each seed section and the notebooks that cover it so far, in Markdown."""
+    lines = ["| seed § | topic | notebooks |", "|---|---|---|"]
+    for section, topic in SEED_SECTIONS.items():
+        numbers = ", ".join(nb.number for nb in covering(section)) or "not yet"
+        lines.append(f"| {section} | {topic} | {numbers} |")
+    return "\n".join(lines)
+
+
+def test_file(module: str) -> str:
+    """The test file of course_lib module ``module`` (the course map's tests live with the notebooks' tests)."""
+    return "tests/test_notebooks.py" if module == "course" else f"tests/test_{module}.py"
+
+
+def module_table_markdown() -> str:
+    """Each course_lib module, what it holds, the notebook that teaches it and its test file, in Markdown."""
+    import ast
+
+    lines = ["| module | what it holds | taught in | test |", "|---|---|---|---|"]
+    for path in sorted(Path(__file__).parent.glob("[a-z]*.py")):
+        module = path.stem
+        holds = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))).splitlines()[0].rstrip(".")
+        teachers = [nb.number for nb in COURSE if any(e == module or e.startswith(module + ".") for e in nb.teaches)]
+        where = ", ".join(teachers) if teachers else "infrastructure, used from 00 on"
+        lines.append(f"| `{module}` | {holds} | {where} | `{test_file(module)}` |")
+    return "\n".join(lines)
+
+
+MODULE_TABLE_BEGIN = "<!-- module-table:begin (generated by tools/run_notebooks.py; do not edit by hand) -->"
+MODULE_TABLE_END = "<!-- module-table:end -->"
 
 
 def find(number: str) -> Notebook:
@@ -170,12 +277,12 @@ README_BEGIN = "<!-- course-table:begin (generated by tools/run_notebooks.py; do
 README_END = "<!-- course-table:end -->"
 
 
-def _table_span(readme_text: str) -> tuple[int, int]:
-    begin = readme_text.find(README_BEGIN)
-    end = readme_text.find(README_END)
+def _table_span(readme_text: str, begin_marker: str = README_BEGIN, end_marker: str = README_END) -> tuple[int, int]:
+    begin = readme_text.find(begin_marker)
+    end = readme_text.find(end_marker)
     if begin < 0 or end < begin:
-        raise ValueError(f"README has no course table between {README_BEGIN!r} and {README_END!r}")
-    return begin + len(README_BEGIN), end
+        raise ValueError(f"README has no table between {begin_marker!r} and {end_marker!r}")
+    return begin + len(begin_marker), end
 
 
 def readme_course_table(readme_text: str) -> str:
@@ -188,3 +295,15 @@ def with_course_table(readme_text: str, table: str) -> str:
     """The README text with its course table replaced by ``table``."""
     begin, end = _table_span(readme_text)
     return readme_text[:begin] + "\n" + table + "\n" + readme_text[end:]
+
+
+def readme_module_table(readme_text: str) -> str:
+    """The module table as it stands in the README."""
+    begin, end = _table_span(readme_text, MODULE_TABLE_BEGIN, MODULE_TABLE_END)
+    return readme_text[begin:end].strip()
+
+
+def with_module_table(readme_text: str) -> str:
+    """The README text with its module table regenerated from the catalogue."""
+    begin, end = _table_span(readme_text, MODULE_TABLE_BEGIN, MODULE_TABLE_END)
+    return readme_text[:begin] + "\n" + module_table_markdown() + "\n" + readme_text[end:]

@@ -33,7 +33,7 @@ class DenseEncoder(check.ChecksInputs, keras.layers.Layer):
         dropout: dropout rate after each hidden activation, in [0, 1); only active
             when called with ``training=True``.
         kernel_initializer: initialiser of every weight matrix (Keras' default Glorot
-            uniform; ``"he_normal"`` suits deep ReLU stacks, see notebook 03).
+            uniform; ``"he_normal"`` suits deep ReLU stacks, see notebook 02).
 
     Input shape:
         ``(batch, input_dim)``, numeric (integers are cast to float).
@@ -45,7 +45,7 @@ class DenseEncoder(check.ChecksInputs, keras.layers.Layer):
         >>> encoder = DenseEncoder(output_dim=32, hidden_dims=(128,), input_dim=64)
         >>> keras.ops.shape(encoder(keras.ops.zeros((4, 64))))
         (4, 32)
-        >>> encoder.count_params()  # 64*128 + 128 + 128*32 + 32, as counted by hand in notebook 05
+        >>> encoder.count_params()  # 64*128 + 128 + 128*32 + 32, as counted by hand in notebook 06
         12448
     """
 

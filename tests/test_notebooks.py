@@ -68,6 +68,13 @@ def test_readme_course_table_is_the_generated_one():
     )
 
 
+def test_readme_module_table_is_the_generated_one():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert course.readme_module_table(readme) == course.module_table_markdown(), (
+        "README module table is stale: run `.venv/bin/python tools/run_notebooks.py --table-only` to regenerate it"
+    )
+
+
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 def test_executed_once_top_to_bottom_without_errors(path):
     nb = _load(path)
@@ -162,3 +169,134 @@ def _closing(text):
         if depth == 0:
             return i
     raise ValueError(f"unbalanced parentheses in {text[:80]!r}")
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_one_idea_at_a_learners_pace(path):
+    """Rule 5 (CONTRIBUTING.md): a notebook has at most course.MAX_CELLS cells; a longer one is split."""
+    cells = len(_load(path)["cells"])
+    assert cells <= course.MAX_CELLS, f"{path.name} has {cells} cells, more than {course.MAX_CELLS}: split it (rule 5)"
+
+
+def _course_lib_uses(path):
+    """{(module, name): first cell index} for every course_lib name a notebook's code uses."""
+    import ast
+
+    import course_lib
+
+    def resolve(name):
+        """(module, name) of a top-level ``course_lib.name``; (name, None) for a submodule."""
+        if name in course_lib._LAZY_SUBMODULES:
+            return name, None
+        if name in course_lib._LAZY_ATTRIBUTES:
+            return course_lib._LAZY_ATTRIBUTES[name], name
+        return "env", name  # set_seed, setup_notebook, ...: re-exported from course_lib.env
+
+    uses = {}
+    for index, cell in enumerate(_load(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        code = "\n".join(line for line in _source(cell).splitlines() if not line.lstrip().startswith(("%", "!")))
+        tree = ast.parse(code)
+        modules = {}  # local alias -> course_lib submodule
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "course_lib":
+                for alias in node.names:
+                    if node.module == "course_lib":
+                        module, name = resolve(alias.name)
+                        if name is None:
+                            modules[alias.asname or alias.name] = module
+                        else:
+                            uses.setdefault((module, name), index)
+                    else:
+                        uses.setdefault((node.module.split(".")[1], alias.name), index)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "course_lib":
+                module, name = resolve(node.attr)
+                if name is not None:
+                    uses.setdefault((module, name), index)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
+                inner = node.value
+                if isinstance(inner.value, ast.Name) and inner.value.id == "course_lib" and inner.attr in course_lib._LAZY_SUBMODULES:
+                    uses.setdefault((inner.attr, node.attr), index)
+        for node in ast.walk(tree):  # F.glorot_uniform after `from course_lib import formulas as F`
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+                uses.setdefault((modules[node.value.id], node.attr), index)
+    return uses
+
+
+def _teacher(module, name):
+    """The notebook whose ``teaches`` covers ``module.name`` (the most specific entry), or None."""
+    for key in (f"{module}.{name}", module):
+        for notebook in course.COURSE:
+            if key in notebook.teaches:
+                return notebook
+    return None
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_nothing_is_used_before_it_is_taught(path):
+    """Rule 4 (CONTRIBUTING.md): a notebook uses only course_lib modules taught by it or an earlier notebook."""
+    here = course.find(path.name[:2])
+    problems = []
+    for (module, name), index in sorted(_course_lib_uses(path).items(), key=lambda item: item[1]):
+        if module in course.INFRASTRUCTURE:
+            continue
+        teacher = _teacher(module, name)
+        if teacher is None:
+            problems.append(f"cell {index}: course_lib.{module}.{name} is taught by no notebook (add it to a Notebook's teaches)")
+        elif teacher.number > here.number:
+            problems.append(f"cell {index}: course_lib.{module}.{name} is taught only later, in notebook {teacher.number}")
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+def test_the_teaching_map_covers_course_lib_and_names_only_what_exists():
+    import importlib
+    import pkgutil
+
+    import course_lib
+
+    public = {m.name for m in pkgutil.iter_modules(course_lib.__path__) if not m.name.startswith("_")}
+    taught = {entry.split(".")[0] for notebook in course.COURSE for entry in notebook.teaches}
+    assert public - set(course.INFRASTRUCTURE) - taught == set(), "modules that no notebook teaches"
+    assert taught | set(course.INFRASTRUCTURE) <= public, "the map names modules that do not exist"
+    for notebook in course.COURSE:
+        for entry in notebook.teaches:
+            module, _, name = entry.partition(".")
+            if name:
+                assert hasattr(importlib.import_module(f"course_lib.{module}"), name), f"{notebook.number}: {entry} does not exist"
+    entries = [entry for notebook in course.COURSE for entry in notebook.teaches]
+    assert len(entries) == len(set(entries)), "an entry is taught by two notebooks"
+
+
+def test_the_teaching_check_can_fail(tmp_path):
+    """A notebook that imports a later notebook's module is caught (the check above is not vacuous)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import course_lib\nfrom course_lib import formulas as F\nfrom course_lib.attention import MultiHeadAttention\n"
+        "F.conv2d\ncourse_lib.TransformerEncoder\ncourse_lib.datasets.load_digits_split")])
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nb, path)
+    uses = _course_lib_uses(path)
+    assert set(uses) == {("formulas", "conv2d"), ("attention", "MultiHeadAttention"), ("transformer", "TransformerEncoder"),
+                         ("datasets", "load_digits_split")}
+    assert [_teacher(*use).number for use in sorted(uses) if use[0] not in course.INFRASTRUCTURE] == ["07", "05", "08"]
+
+
+def test_every_module_in_the_module_table_has_its_test_file():
+    import pkgutil
+
+    import course_lib
+
+    for module in (m.name for m in pkgutil.iter_modules(course_lib.__path__) if not m.name.startswith("_")):
+        assert (ROOT / course.test_file(module)).is_file(), f"course_lib.{module}: no {course.test_file(module)}"
+    assert next(line for line in course.module_table_markdown().splitlines() if line.startswith("| `attention` |")).endswith("| 07 | `tests/test_attention.py` |")
+
+
+def test_seed_section_table_lists_every_notebook_under_its_sections():
+    table = course.seed_section_table_markdown()
+    for notebook in course.COURSE:
+        base = {entry.split(".")[0] if entry.startswith("§") else "§9" for entry in notebook.seed_sections}
+        for section in base:
+            row = next(line for line in table.splitlines() if line.startswith(f"| {section} |"))
+            assert notebook.number in row.rsplit("|", 2)[1], f"{notebook.number} missing from the {section} row"

@@ -95,7 +95,8 @@ def main() -> int:
         if over:
             failed.append(path.name)
 
-    README.write_text(course.with_course_table(README.read_text(encoding="utf-8"), course.course_table_markdown(NOTEBOOKS)), encoding="utf-8")
+    readme = course.with_course_table(README.read_text(encoding="utf-8"), course.course_table_markdown(NOTEBOOKS))
+    README.write_text(course.with_module_table(readme), encoding="utf-8")
     print(f"README course table updated. {'Failed or over budget: ' + ', '.join(failed) if failed else 'All within budget.'}")
     return 1 if failed else 0
 
