@@ -136,8 +136,9 @@ COURSE: tuple[Notebook, ...] = (
         "transformer_encoder",
         "The Transformer encoder: positions, training, attention maps",
         ("§8",),
-        "Why attention needs positions; sinusoidal and learned encodings; a Transformer encoder trained on "
-        "MNIST-1D; what its attention maps show, measured.",
+        "Why attention needs positions; sinusoidal and learned encodings; one encoder block built by hand (residual, "
+        "layer norm, feed-forward; post- and pre-norm) equal to course_lib's, and why the residual and the norm matter; "
+        "a Transformer encoder trained on MNIST-1D; what its attention maps show, measured.",
         teaches=("positional", "transformer"),
     ),
     Notebook(

@@ -194,3 +194,47 @@ def test_backup_and_restore_resumes_an_interrupted_run_to_the_same_weights(tmp_p
     resumed = run([keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))])
     for a, b in zip(uninterrupted.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def _keras_lora_dense(kernel, bias, rank, alpha=None):
+    # A Keras Dense holding `kernel` and `bias`, then Keras' own LoRA on it.
+    dense = keras.layers.Dense(kernel.shape[1])
+    dense.build((None, kernel.shape[0]))
+    dense.set_weights([kernel, bias])
+    dense.enable_lora(rank, lora_alpha=alpha)
+    return dense
+
+
+@pytest.mark.parametrize("alpha", [None, 6])
+def test_lora_by_hand_equals_keras_enable_lora_and_its_merge(alpha):
+    d_in, d_out, rank = 7, 5, 3
+    g = np.random.default_rng(3)
+    kernel, bias = g.normal(size=(d_in, d_out)).astype("float32"), g.normal(size=d_out).astype("float32")
+    x = g.normal(size=(32, d_in)).astype("float32")
+    keras.utils.set_random_seed(0)
+    dense = _keras_lora_dense(kernel, bias, rank, alpha)
+    scale = (rank if alpha is None else alpha) / rank  # Keras: lora_alpha / lora_rank, lora_alpha = rank by default
+    a = to_np(dense.lora_kernel_a).astype("float64")
+    assert a.shape == (d_in, rank) and to_np(dense.lora_kernel_b).shape == (rank, d_out)
+
+    def by_hand(b):  # x W + (alpha / r) x A B + bias, in float64
+        x64 = x.astype("float64")
+        return x64 @ kernel + scale * (x64 @ a) @ b + bias
+
+    frozen = x.astype("float64") @ kernel + bias
+    np.testing.assert_array_equal(to_np(dense.lora_kernel_b), 0.0)  # B starts at zero ...
+    np.testing.assert_allclose(to_np(dense(x)), frozen, atol=1e-5)  # ... so the layer is the frozen one
+    b = g.normal(0, 0.5, size=(rank, d_out)).astype("float32")
+    dense.lora_kernel_b.assign(b)
+    assert np.abs(by_hand(b) - frozen).max() > 0.5  # a non-zero B moves the output
+    np.testing.assert_allclose(to_np(dense(x)), by_hand(b), atol=1e-5)
+    # what trains: A and B (Keras' enable_lora freezes the kernel only; the bias stays trainable)
+    trainable = {v.path.split("/")[-1]: int(np.prod(v.shape)) for v in dense.trainable_weights}
+    assert trainable == {"lora_kernel_a": d_in * rank, "lora_kernel_b": rank * d_out, "bias": d_out}
+    # the merge: W' = W + (alpha / r) A B in one plain Dense predicts the same, and is what Keras saves as the kernel
+    merged = keras.layers.Dense(d_out)
+    merged.build((None, d_in))
+    merged.set_weights([(kernel + scale * a @ b).astype("float32"), bias])
+    np.testing.assert_allclose(to_np(merged(x)), to_np(dense(x)), atol=1e-5)
+    np.testing.assert_allclose(to_np(merged.kernel), to_np(dense.kernel), atol=1e-6)
+    assert not np.allclose(to_np(merged.kernel), kernel, atol=1e-2)

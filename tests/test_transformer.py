@@ -201,3 +201,40 @@ def test_decoder_block_keras_layer_harness(keras_layer_test):
         # two inputs trains in the TransformerSeq2Seq tests (tests/test_seq2seq.py) instead.
         run_training_check=False,
     )
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_encoder_block_equals_a_block_written_from_the_formulas(norm_first, masked):
+    """A block from the formulas (MHA of notebook 07, LN and FFN in keras.ops) with copied weights."""
+    ops = keras.ops
+    block = TransformerEncoderBlock(num_heads=2, ff_dim=12, dropout=0.2, norm_first=norm_first)
+    x = ops.convert_to_tensor(randn(3, 6, 8))
+    mask = ops.convert_to_tensor(np.array([[1] * 6, [1] * 4 + [0] * 2, [1, 1, 0, 0, 0, 0]], bool)) if masked else None
+    block.build(x.shape)
+    mha = MultiHeadAttention(num_heads=2, key_dim=4)
+    mha.build(x.shape)
+    mha.set_weights(block.attention.get_weights())
+    weights = {name: [ops.convert_to_tensor(w) for w in getattr(block, name).get_weights()]
+               for name in ("attention_norm", "ff_hidden", "ff_output", "ff_norm")}
+
+    def layer_norm(h, name):
+        gamma, beta = weights[name]
+        mean = ops.mean(h, axis=-1, keepdims=True)
+        variance = ops.mean(ops.square(h - mean), axis=-1, keepdims=True)
+        return (h - mean) / ops.sqrt(variance + 1e-5) * gamma + beta
+
+    def feed_forward(h):
+        (w1, b1), (w2, b2) = weights["ff_hidden"], weights["ff_output"]
+        return ops.matmul(ops.relu(ops.matmul(h, w1) + b1), w2) + b2
+
+    attend = lambda h: mha(h, query_mask=mask, value_mask=mask)
+    if norm_first:
+        h = x + attend(layer_norm(x, "attention_norm"))
+        expected = h + feed_forward(layer_norm(h, "ff_norm"))
+    else:
+        h = layer_norm(x + attend(x), "attention_norm")
+        expected = layer_norm(h + feed_forward(h), "ff_norm")
+    out = to_np(block(x, mask=mask, training=False))  # dropout off at inference
+    np.testing.assert_allclose(out, to_np(expected), atol=1e-5)
+    assert np.abs(to_np(block(x, mask=mask, training=True)) - out).max() > 0.1  # and on in training
