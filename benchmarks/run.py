@@ -15,6 +15,12 @@ repeat runs every peer once, in turn) so that a busy machine slows them all alik
    before and one after the race).
 2. **Recurrent layer training**: ``keras.layers.RNN(course_lib.FormulaRNNCell)``
    against ``keras.layers.SimpleRNN``, the same computation.
+3. **Decoding with and without the key-value cache**: greedy decoding of a
+   ``course_lib.TransformerSeq2Seq`` for a fixed number of output tokens (``<eos>`` is
+   made impossible), once rerunning the whole model on the whole prefix at every step
+   and once with the cache (``greedy_decode(..., use_cache=False / True)``); the two give
+   the same tokens (checked here too). Reported: seconds per batch for each output
+   length and the speed-up.
 
     python benchmarks/run.py            # full: the numbers in benchmarks/README.md
     python benchmarks/run.py --fast     # a smoke run (seconds): what the test suite runs
@@ -40,8 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-FULL = dict(batch=32, length=64, width=128, heads=4, hidden=512, layers=2, features=16, steps=10, repeats=9, rnn_units=128)
-FAST = dict(batch=8, length=16, width=32, heads=4, hidden=64, layers=2, features=4, steps=2, repeats=2, rnn_units=16)
+FULL = dict(batch=32, length=64, width=128, heads=4, hidden=512, layers=2, features=16, steps=10, repeats=9, rnn_units=128,
+            decode_lengths=(8, 16, 32, 64), decode_repeats=3)
+FAST = dict(batch=8, length=16, width=32, heads=4, hidden=64, layers=2, features=4, steps=2, repeats=2, rnn_units=16,
+            decode_lengths=(2, 4), decode_repeats=1)
 
 
 def matmul_flops_per_second(size: int = 1024, repeats: int = 5) -> float:
@@ -140,6 +148,35 @@ def rnn_peers(c):
     return {name: keras_step(keras.Sequential([keras.Input(x.shape[1:]), f(), keras.layers.Dense(1)]), x, y) for name, f in make.items()}
 
 
+def decoding(c) -> dict:
+    """Greedy decoding time against output length, without and with the key-value cache."""
+    from course_lib.seq2seq import TransformerSeq2Seq, Vocabulary, greedy_decode
+
+    vocab = Vocabulary([f"t{i}" for i in range(60)])
+    longest = max(c["decode_lengths"])
+    model = TransformerSeq2Seq(vocab, vocab, model_dim=c["width"], num_heads=c["heads"], ff_dim=c["hidden"],
+                               num_layers=c["layers"], dropout=0.0, max_length=max(longest, c["length"] // 2))
+    source = np.random.default_rng(2).integers(4, len(vocab), size=(c["batch"], c["length"] // 2)).astype("int32")
+    model((source, source[:, :2]))
+    bias = keras.ops.convert_to_numpy(model.output_layer.bias).copy()
+    bias[Vocabulary.EOS] = -1e9  # never finish: every decode makes exactly `length` tokens
+    model.output_layer.bias.assign(bias)
+    results = {}
+    for length in c["decode_lengths"]:
+        times = {"uncached": [], "cached": []}
+        outputs = {}
+        for _ in range(c["decode_repeats"]):
+            for name, use_cache in (("uncached", False), ("cached", True)):
+                start = time.perf_counter()
+                outputs[name] = greedy_decode(model, source, length, use_cache=use_cache)
+                times[name].append(time.perf_counter() - start)
+        if outputs["cached"].shape != (c["batch"], length) or not (outputs["cached"] == outputs["uncached"]).all():
+            raise AssertionError(f"decoding: cached and uncached greedy decoding differ at length {length}")
+        seconds = {name: statistics.median(t) for name, t in times.items()}
+        results[length] = {**seconds, "speedup": seconds["uncached"] / seconds["cached"]}
+    return results
+
+
 def race(runners: dict, c) -> tuple[dict, dict]:
     """Median samples per second of each runner, timed interleaved, and each runner's speed
     relative to the first, as the median of the per-repeat ratios (robust to load that drifts)."""
@@ -178,6 +215,7 @@ def main(argv=None) -> dict:
     transformer, transformer_ratio = race(runners, c)
     rnn, rnn_ratio = race(rnn_peers(c), c)
     machine = max(machine, matmul_flops_per_second(size))  # before and after: the less disturbed one
+    decode = decoding(c)
 
     flops = transformer_training_flops(c)
     print(f"backend {keras.backend.backend()}, {os.cpu_count()} CPU threads; measured matmul rate {machine / 1e9:.1f} GFLOP/s")
@@ -191,9 +229,12 @@ def main(argv=None) -> dict:
     print(f"\n{'Recurrent layer, training':<32}{'samples/s':>12}{'peer / ours':>13}")
     for name, rate in rnn.items():
         print(f"{name:<32}{rate:>12.1f}{rnn_ratio[name]:>13.2f}")
+    print(f"\n{'Greedy decoding, batch ' + str(c['batch']):<32}{'uncached s':>12}{'cached s':>12}{'speed-up':>10}")
+    for length, row in decode.items():
+        print(f"{str(length) + ' output tokens':<32}{row['uncached']:>12.3f}{row['cached']:>12.3f}{row['speedup']:>9.1f}x")
     results = {
         "config": c, "matmul_flops_per_second": machine, "transformer": transformer, "transformer_ratio": transformer_ratio,
-        "rnn": rnn, "rnn_ratio": rnn_ratio, "skipped": missing,
+        "rnn": rnn, "rnn_ratio": rnn_ratio, "decoding": decode, "skipped": missing,
     }
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

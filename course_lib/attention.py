@@ -174,18 +174,36 @@ class MultiHeadAttention(check.ChecksInputs, keras.layers.Layer):
         query, key, value = (
             check.numeric_input(owner, x, self.compute_dtype, name) for name, x in (("query", query), ("key", key), ("value", value))
         )
+        keys, values = self.project_keys_values(key, value)
+        output, weights = self.attend(query, keys, values, mask, training=training)
+        return (output, weights) if return_attention_scores else output
+
+    def project_keys_values(self, key, value=None):
+        """Each head's keys and values, ``(batch, num_heads, steps, key_dim / value_dim)``.
+
+        A decoder computes them once per position and keeps them (the key-value cache):
+        :meth:`attend` with the keys and values of every earlier position gives what
+        calling the layer on the whole prefix gives at its last position.
+        """
+        value = key if value is None else value
+        return self._project(key, self.key_kernel, self.key_bias), self._project(value, self.value_kernel, self.value_bias)
+
+    def attend(self, query, keys, values, mask=None, training=None):
+        """Attention of ``query`` ``(batch, Tq, d_q)`` to projected ``keys`` and ``values``
+        (from :meth:`project_keys_values`); ``mask`` broadcastable to ``(batch, heads, Tq, Tk)``.
+
+        Returns ``(output, weights)``: ``(batch, Tq, output_dim)`` and ``(batch, heads, Tq, Tk)``.
+        """
         q = self._project(query, self.query_kernel, self.query_bias)
-        k = self._project(key, self.key_kernel, self.key_bias)
-        v = self._project(value, self.value_kernel, self.value_bias)
-        context, weights = scaled_dot_product_attention(q, k, v, mask)
+        context, weights = scaled_dot_product_attention(q, keys, values, mask)
         if self.dropout:
             # dropout on the weights, then the weighted sum again (as Keras does)
             weights = self.dropout_layer(weights, training=training)
-            context = ops.matmul(weights, v)
+            context = ops.matmul(weights, values)
         output = ops.einsum("bhtv,hvd->btd", context, self.output_kernel)
         if self.output_bias is not None:
             output = output + self.output_bias
-        return (output, weights) if return_attention_scores else output
+        return output, weights
 
     def _combined_mask(self, query, key, attention_mask, query_mask, value_mask, use_causal_mask):
         """One boolean mask ``(batch, 1, Tq, Tk)`` from every source of masking, or None."""

@@ -1,7 +1,7 @@
 """Contrastive pretraining: two random views of each example, and a loss that matches them.
 
 §2 of the article: pretrain a model on a large data set, then fine-tune it on a
-specific task. Notebook 11 invented the pretraining task by reconstruction (masked
+specific task. Notebook 12 invented the pretraining task by reconstruction (masked
 modelling, denoising); this module invents it by *comparison* (SimCLR, Chen et al.
 2020): draw two random **views** of every unlabelled example, and train the encoder so
 that the two views of one example get similar codes and views of different examples

@@ -110,8 +110,9 @@ COURSE: tuple[Notebook, ...] = (
         "the_three_formulas",
         "The three formulas: dense, convolution, recurrence",
         ("§4",),
-        "h = f(Wx+b), the convolution and the RNN recurrence in NumPy, symbol by symbol, shown equal to Keras "
-        "Dense, Conv2D and SimpleRNN.",
+        "h = f(Wx+b), the convolution and the RNN recurrence in NumPy, symbol by symbol, equal to Keras Dense, "
+        "Conv2D and SimpleRNN; the GRU and LSTM gates from their formulas, equal to Keras GRU and LSTM, and why gates "
+        "help: the gradient reaching early steps, RNN vs GRU, measured.",
         teaches=("formulas", "recurrent"),
     ),
     Notebook(
@@ -138,7 +139,8 @@ COURSE: tuple[Notebook, ...] = (
         ("§8",),
         "Why attention needs positions; sinusoidal and learned encodings; one encoder block built by hand (residual, "
         "layer norm, feed-forward; post- and pre-norm) equal to course_lib's, and why the residual and the norm matter; "
-        "a Transformer encoder trained on MNIST-1D; what its attention maps show, measured.",
+        "a Transformer encoder trained on MNIST-1D; what its attention maps show, measured; what holds it below the "
+        "human 96 %, measured on validation: a convolutional stem helps, circular-shift augmentation does not.",
         teaches=("positional", "transformer"),
     ),
     Notebook(
@@ -150,16 +152,26 @@ COURSE: tuple[Notebook, ...] = (
     ),
     Notebook(
         "10",
+        "the_decoder",
+        "The decoder, built by hand: teacher forcing, masks, cross-attention, decoding",
+        ("§1", "§6"),
+        "A Transformer decoder written from its formulas, equal to course_lib's; teacher forcing and the causal mask "
+        "checked; greedy and beam search as short loops, equal to course_lib's; the key-value cache, equal and faster; "
+        "the \"one vector\" of §1 against attention, accuracy by input length.",
+        teaches=("seq2seq",),
+    ),
+    Notebook(
+        "11",
         "translation",
         "Encoder–decoder at work: translating dates into Chinese",
         ("§1", "§6"),
         "An RNN with attention and a Transformer translate English dates into Chinese; exact match and character "
         "error rate; greedy vs beam search where it matters; the errors sorted by kind and traced to the tokeniser; "
         "alignment heat maps.",
-        teaches=("seq2seq", "translation"),
+        teaches=("translation",),
     ),
     Notebook(
-        "11",
+        "12",
         "pretraining",
         "Pretraining an encoder without labels",
         ("§2", "Q2"),
@@ -168,7 +180,7 @@ COURSE: tuple[Notebook, ...] = (
         teaches=("pretraining",),
     ),
     Notebook(
-        "12",
+        "13",
         "fine_tuning",
         "Fine-tuning: from a pretrained encoder to a task with few labels",
         ("§2", "§3", "Q2"),
@@ -177,7 +189,7 @@ COURSE: tuple[Notebook, ...] = (
         teaches=("contrastive", "finetuning"),
     ),
     Notebook(
-        "13",
+        "14",
         "fine_tuning_knobs",
         "Fine-tuning's knobs: learning rate, schedule, optimizer, checkpoints, KerasHub",
         ("§3", "Q2"),

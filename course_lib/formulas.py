@@ -9,12 +9,15 @@ formula (seed §4)                                      function (Keras layer)
 :math:`h = f(Wx + b)`                                  :func:`dense` (``Dense``)
 :math:`h[i,j,k] = f((W * x)[i,j,k] + b[k])`            :func:`conv2d` (``Conv2D``), :func:`conv1d` (``Conv1D``)
 :math:`h_t = f(W_{hh} h_{t-1} + W_{xh} x_t + b_h)`     :func:`rnn` (``SimpleRNN``)
+gated recurrences (beyond §4)                          :func:`gru` (``GRU``), :func:`lstm` (``LSTM``)
 =====================================================  ===============================
 
 Conventions. Vectors are rows, batched along the first axis, so the formula's
 :math:`Wx` (``W`` of shape ``(out, in)`` acting on a column ``x``) is ``x @ W.T`` on a
 batch. Keras stores the transpose: ``Dense.kernel`` is ``W.T`` of shape ``(in, out)``;
 ``SimpleRNN`` keeps ``W_xh.T`` as ``kernel`` and ``W_hh.T`` as ``recurrent_kernel``.
+``GRU`` and ``LSTM`` do the same with their gates' weights stacked, in the order
+z, r, h̃ (GRU) and i, f, c, o (LSTM).
 Convolution kernels use Keras' layout ``(kh, kw, in_channels, out_channels)`` and, as
 in every deep-learning library, "convolution" means cross-correlation (the kernel is
 not flipped).
@@ -321,6 +324,164 @@ def _activation_from_grad(f_grad):
         if g is f_grad:
             return f
     raise ValueError("rnn_backward: `f_grad` must be one of relu_grad, sigmoid_grad, tanh_grad, identity_grad")
+
+
+# ------------------------------------------------- gated recurrences: GRU and LSTM
+
+
+def _gated_shapes(name, x, W_x, W_h, gates, biases):
+    """Check ``W_x (gates*hidden, in)``, ``W_h (gates*hidden, hidden)`` and each bias ``(gates*hidden,)``."""
+    W_x, W_h = np.asarray(W_x), np.asarray(W_h)
+    if W_h.ndim != 2 or W_h.shape[0] != gates * W_h.shape[1]:
+        raise ValueError(f"{name}: `W_h` must be ({gates} * hidden, hidden), got {W_h.shape}")
+    hidden = W_h.shape[1]
+    if W_x.shape != (gates * hidden, x.shape[-1]):
+        raise ValueError(f"{name}: `W_x` must be ({gates * hidden}, {x.shape[-1]}) = ({gates} * hidden, in), got {W_x.shape}")
+    for bias_name, bias in biases.items():
+        if np.shape(bias) != (gates * hidden,):
+            raise ValueError(f"{name}: `{bias_name}` must be ({gates * hidden},) = ({gates} * hidden,), got {np.shape(bias)}")
+    return W_x, W_h, hidden
+
+
+def _initial_state(name, arg, state, n, hidden, dtype):
+    if state is None:
+        return np.zeros((n, hidden), dtype=dtype)
+    if np.shape(state) not in ((hidden,), (n, hidden)):
+        raise ValueError(f"{name}: `{arg}` must be ({hidden},) or ({n}, {hidden}), got {np.shape(state)}")
+    return np.broadcast_to(np.asarray(state, dtype=dtype), (n, hidden))
+
+
+def gru(x, W_x, W_h, b_x, b_h, h0=None, reset_after=True, return_gates=False):
+    r"""The gated recurrent unit (Cho et al., 2014), with Keras' conventions, for t = 1..T:
+
+    .. math::
+
+        z_t &= \sigma(W_{xz} x_t + b_{xz} + W_{hz} h_{t-1} + b_{hz})          && \text{update gate} \\
+        r_t &= \sigma(W_{xr} x_t + b_{xr} + W_{hr} h_{t-1} + b_{hr})          && \text{reset gate} \\
+        \tilde h_t &= \tanh(W_{xh} x_t + b_{xh} + r_t \odot (W_{hh} h_{t-1} + b_{hh})) && \text{candidate} \\
+        h_t &= z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t
+
+    ``z_t`` near 1 *keeps* the old state (Keras' convention; many textbooks write
+    :math:`(1 - z_t) h_{t-1} + z_t \tilde h_t`, the same cell with ``z`` renamed ``1 - z``).
+    ``reset_after=True`` (Keras' default, cuDNN's convention) applies :math:`r_t` after the
+    recurrent matrix product, as above; ``reset_after=False`` is Cho et al.'s original,
+    :math:`\tilde h_t = \tanh(W_{xh} x_t + W_{hh}(r_t \odot h_{t-1}) + b_{xh} + b_{hh})`,
+    where Keras has a single bias (pass it as ``b_x`` and zeros as ``b_h``).
+
+    Args:
+        x: sequence ``(T, in)`` or batch ``(n, T, in)``.
+        W_x: input weights ``(3 * hidden, in)``, the blocks of rows for z, r, h̃ in
+            Keras' order (``GRU.kernel`` is ``W_x.T``).
+        W_h: recurrent weights ``(3 * hidden, hidden)``, same order (``recurrent_kernel`` is ``W_h.T``).
+        b_x, b_h: input and recurrent biases ``(3 * hidden,)`` (Keras' ``bias`` of shape
+            ``(2, 3 * hidden)`` is ``[b_x, b_h]`` when ``reset_after=True``).
+        h0: initial state ``(hidden,)`` or ``(n, hidden)``; zeros by default.
+        reset_after: where the reset gate acts, as in ``keras.layers.GRU``.
+        return_gates: also return the gates.
+
+    Returns:
+        All states ``h_1..h_T``, ``(T, hidden)`` or ``(n, T, hidden)``; with
+        ``return_gates=True`` the pair ``(states, gates)``, ``gates`` a dict with ``"z"``,
+        ``"r"`` and ``"h_tilde"`` of the same shape as the states.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=(2, 5, 3))                            # 2 sequences, 5 steps, 3 inputs
+        >>> W_x, W_h = rng.normal(size=(12, 3)), rng.normal(size=(12, 4))  # hidden = 4
+        >>> states, gates = gru(x, W_x, W_h, np.zeros(12), np.zeros(12), return_gates=True)
+        >>> states.shape, gates["z"].shape
+        ((2, 5, 4), (2, 5, 4))
+        >>> bool(np.all((gates["z"] > 0) & (gates["z"] < 1)))
+        True
+    """
+    x, single = _as_batch("x", x, 2)
+    W_x, W_h, hidden = _gated_shapes("gru", x, W_x, W_h, 3, {"b_x": b_x, "b_h": b_h})
+    b_x, b_h = np.asarray(b_x), np.asarray(b_h)
+    h = _initial_state("gru", "h0", h0, x.shape[0], hidden, np.result_type(x, W_x))
+    u = slice(0, hidden), slice(hidden, 2 * hidden), slice(2 * hidden, 3 * hidden)  # z, r, h̃ blocks
+    states, gates = [], {"z": [], "r": [], "h_tilde": []}
+    for t in range(x.shape[1]):
+        from_x = x[:, t] @ W_x.T + b_x  # (n, 3 * hidden): W_xz x_t + b_xz, W_xr x_t + b_xr, W_xh x_t + b_xh
+        if reset_after:
+            from_h = h @ W_h.T + b_h
+            z = sigmoid(from_x[:, u[0]] + from_h[:, u[0]])
+            r = sigmoid(from_x[:, u[1]] + from_h[:, u[1]])
+            h_tilde = np.tanh(from_x[:, u[2]] + r * from_h[:, u[2]])
+        else:
+            from_x = from_x + b_h
+            z = sigmoid(from_x[:, u[0]] + h @ W_h[u[0]].T)
+            r = sigmoid(from_x[:, u[1]] + h @ W_h[u[1]].T)
+            h_tilde = np.tanh(from_x[:, u[2]] + (r * h) @ W_h[u[2]].T)
+        h = z * h + (1.0 - z) * h_tilde
+        states.append(h)
+        for name, value in (("z", z), ("r", r), ("h_tilde", h_tilde)):
+            gates[name].append(value)
+    return _stacked(states, gates, single, return_gates)
+
+
+def _stacked(states, gates, single, return_gates):
+    """The per-step lists of a gated loop as arrays ``(n, T, hidden)`` (or ``(T, hidden)`` for one sequence)."""
+    states = np.stack(states, axis=1)
+    gates = {name: np.stack(values, axis=1) for name, values in gates.items()}
+    if single:
+        states, gates = states[0], {name: value[0] for name, value in gates.items()}
+    return (states, gates) if return_gates else states
+
+
+def lstm(x, W_x, W_h, b, h0=None, c0=None, return_gates=False):
+    r"""The long short-term memory cell (Hochreiter & Schmidhuber, 1997, with the forget
+    gate of Gers et al., 2000), as ``keras.layers.LSTM`` computes it, for t = 1..T:
+
+    .. math::
+
+        i_t &= \sigma(W_{xi} x_t + W_{hi} h_{t-1} + b_i)   && \text{input gate} \\
+        f_t &= \sigma(W_{xf} x_t + W_{hf} h_{t-1} + b_f)   && \text{forget gate} \\
+        g_t &= \tanh(W_{xc} x_t + W_{hc} h_{t-1} + b_c)    && \text{candidate cell} \\
+        o_t &= \sigma(W_{xo} x_t + W_{ho} h_{t-1} + b_o)   && \text{output gate} \\
+        c_t &= f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \tanh(c_t)
+
+    Args:
+        x: sequence ``(T, in)`` or batch ``(n, T, in)``.
+        W_x: input weights ``(4 * hidden, in)``, the blocks of rows for i, f, c, o in
+            Keras' order (``LSTM.kernel`` is ``W_x.T``).
+        W_h: recurrent weights ``(4 * hidden, hidden)``, same order (``recurrent_kernel`` is ``W_h.T``).
+        b: bias ``(4 * hidden,)``, same order (Keras' ``bias``; ``unit_forget_bias`` only
+            initialises its f block to 1).
+        h0, c0: initial state and cell ``(hidden,)`` or ``(n, hidden)``; zeros by default.
+        return_gates: also return the gates and the cells.
+
+    Returns:
+        All states ``h_1..h_T``, ``(T, hidden)`` or ``(n, T, hidden)``; with
+        ``return_gates=True`` the pair ``(states, gates)``, ``gates`` a dict with ``"i"``,
+        ``"f"``, ``"g"``, ``"o"`` and the cells ``"c"``, each shaped like the states.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=(5, 3))                               # one sequence, 5 steps, 3 inputs
+        >>> W_x, W_h = rng.normal(size=(16, 3)), rng.normal(size=(16, 4))  # hidden = 4
+        >>> states, gates = lstm(x, W_x, W_h, np.zeros(16), return_gates=True)
+        >>> states.shape, sorted(gates)
+        ((5, 4), ['c', 'f', 'g', 'i', 'o'])
+        >>> bool(np.allclose(states, gates["o"] * np.tanh(gates["c"])))
+        True
+    """
+    x, single = _as_batch("x", x, 2)
+    W_x, W_h, hidden = _gated_shapes("lstm", x, W_x, W_h, 4, {"b": b})
+    b = np.asarray(b)
+    dtype = np.result_type(x, W_x)
+    h = _initial_state("lstm", "h0", h0, x.shape[0], hidden, dtype)
+    c = _initial_state("lstm", "c0", c0, x.shape[0], hidden, dtype)
+    states, gates = [], {"i": [], "f": [], "g": [], "o": [], "c": []}
+    for t in range(x.shape[1]):
+        a = x[:, t] @ W_x.T + h @ W_h.T + b  # (n, 4 * hidden): the blocks i, f, c, o
+        i, f, g, o = (a[:, k * hidden : (k + 1) * hidden] for k in range(4))
+        i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        states.append(h)
+        for name, value in (("i", i), ("f", f), ("g", g), ("o", o), ("c", c)):
+            gates[name].append(value)
+    return _stacked(states, gates, single, return_gates)
 
 
 # ---------------------------------------------------------------- step 4: update

@@ -158,7 +158,7 @@ def draw_encoder_decoder(
     """The encoder-decoder picture: input -> encoder -> code -> decoder -> output.
 
     The encoder narrows to the code and the decoder widens again, as in the
-    autoencoder of notebook 01 and the translation model of notebook 10.
+    autoencoder of notebook 01 and the translation model of notebook 11.
     """
     plt = _plt()
     from matplotlib.patches import FancyArrowPatch, Polygon, Rectangle

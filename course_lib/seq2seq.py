@@ -9,7 +9,13 @@
   a stack of :class:`course_lib.transformer.TransformerDecoderBlock`.
 
 Both are trained with teacher forcing (the decoder reads the true previous target
-token) and decode with :func:`greedy_decode` or :func:`beam_search_decode`.
+token) and decode with :func:`greedy_decode` or :func:`beam_search_decode`. Decoding is
+incremental: ``start_decoding`` encodes the source once and ``decode_step`` reads one
+token per step, the RNN carrying its GRU state and the Transformer a key-value cache
+(each block's self-attention keys and values of the earlier positions, and the
+cross-attention keys and values of the source, computed once), so a step never reruns
+the model over the whole prefix. ``use_cache=False`` does rerun it, for comparison: the
+outputs are the same (``tests/test_seq2seq.py``) and the cost is in ``benchmarks/``.
 :func:`edit_distance`, :func:`exact_match` and :func:`character_error_rate` score them.
 """
 
@@ -144,6 +150,24 @@ class Seq2Seq(check.ChecksInputs, keras.Model):
             check.input_rank(owner, x.shape, 2, f"(batch, steps) for `{name}`")
         return inputs
 
+    # Incremental decoding: what greedy_decode and beam_search_decode call. `start_decoding`
+    # encodes the source once; `decode_step` reads one more target token per sequence and
+    # returns the next-token logits; `reorder_decoding` picks rows (the surviving beams).
+    def start_decoding(self, source):
+        """The decoding state for ``source`` ``(batch, steps)``: the encoder's work, done once."""
+        raise NotImplementedError
+
+    def decode_step(self, state, token_ids):
+        """Read ``token_ids`` ``(batch,)``, the last token of each prefix; return ``(logits, state)``,
+        ``logits`` ``(batch, target_vocab)`` predicting the token after it."""
+        raise NotImplementedError
+
+    @staticmethod
+    def reorder_decoding(state, rows):
+        """The state of the sequences ``rows`` (indices into the batch), in that order."""
+        rows = ops.convert_to_tensor(np.asarray(rows, dtype="int32"))
+        return keras.tree.map_structure(lambda x: x if isinstance(x, int) else ops.take(x, rows, axis=0), state)
+
     def translate(self, source_tokens, beam_width: int = 1, max_length: int | None = None) -> list[list[str]]:
         """Translate token lists: greedy for ``beam_width == 1``, else beam search."""
         source = self.prepare(source_tokens)
@@ -166,11 +190,16 @@ class RNNSeq2Seq(Seq2Seq):
     all of them (dot-product attention, one head) and predicts the next token from its
     state and the attended context.
 
+    With ``attention=False`` it is the encoder-decoder of Sutskever et al. (2014) and
+    Cho et al. (2014), the "one vector" of §1: the decoder sees the source only through
+    the vector it starts from, and predicts from its state alone.
+
     Args:
         source_vocab, target_vocab: :class:`Vocabulary` of each side.
         embed_dim: token embedding size.
         units: GRU size of each encoder direction (the decoder has ``2 * units``).
         max_length: longest sequence, in ids, either side.
+        attention: whether the decoder attends to the encoder's states at every step.
 
     Example:
         >>> model = RNNSeq2Seq(Vocabulary(["a", "b"]), Vocabulary(["x"]), embed_dim=8, units=8)
@@ -178,17 +207,20 @@ class RNNSeq2Seq(Seq2Seq):
         (1, 2, 5)
     """
 
-    def __init__(self, source_vocab, target_vocab, embed_dim=64, units=64, max_length=32, **kwargs):
+    def __init__(self, source_vocab, target_vocab, embed_dim=64, units=64, max_length=32, attention=True, **kwargs):
         super().__init__(source_vocab, target_vocab, max_length, **kwargs)
         self.embed_dim = check.positive_int(type(self).__name__, "embed_dim", embed_dim)
         self.units = check.positive_int(type(self).__name__, "units", units)
+        if not isinstance(attention, bool):
+            raise TypeError(f"RNNSeq2Seq: `attention` must be True or False, got {attention!r}")
+        self.use_attention = attention
         policy = self.dtype_policy  # every sublayer computes in this model's dtype
         self.source_embedding = keras.layers.Embedding(len(self.source_vocab), embed_dim, mask_zero=True, name="source_embedding", dtype=policy)
         self.encoder = RecurrentEncoder(units, cell="gru", bidirectional=True, return_sequences=True, name="encoder", dtype=policy)
         self.initial_state = keras.layers.Dense(2 * units, activation="tanh", name="initial_state", dtype=policy)
         self.target_embedding = keras.layers.Embedding(len(self.target_vocab), embed_dim, mask_zero=True, name="target_embedding", dtype=policy)
         self.decoder = keras.layers.GRU(2 * units, return_sequences=True, name="decoder", dtype=policy)
-        self.attention = MultiHeadAttention(num_heads=1, key_dim=2 * units, name="attention", dtype=policy)
+        self.attention = MultiHeadAttention(num_heads=1, key_dim=2 * units, name="attention", dtype=policy) if attention else None
         self.output_layer = keras.layers.Dense(len(self.target_vocab), name="next_token", dtype=policy)
 
     def call(self, inputs, training=None, return_attention_scores=False):
@@ -200,13 +232,38 @@ class RNNSeq2Seq(Seq2Seq):
         states = self.decoder(
             self.target_embedding(target_in), initial_state=self.initial_state(summary), mask=target_mask, training=training
         )
+        if self.attention is None:
+            if return_attention_scores:
+                raise ValueError("RNNSeq2Seq: this model was built with attention=False; it has no attention scores to return")
+            return self.output_layer(states)
         context, weights = self.attention(states, memory, value_mask=source_mask, return_attention_scores=True, training=training)
         logits = self.output_layer(ops.concatenate([states, context], axis=-1))
         return (logits, weights[:, 0]) if return_attention_scores else logits
 
+    def start_decoding(self, source):
+        if not self.built:
+            self.build(None)
+        source = ops.convert_to_tensor(np.asarray(source, dtype="int32"))
+        source_mask = ops.not_equal(source, 0)
+        memory = self.encoder(self.source_embedding(source), mask=source_mask, training=False)
+        keep = ops.expand_dims(ops.cast(source_mask, memory.dtype), -1)
+        summary = ops.sum(memory * keep, axis=1) / ops.maximum(ops.sum(keep, axis=1), 1.0)
+        return {"memory": memory, "source_mask": source_mask, "state": self.initial_state(summary)}
+
+    def decode_step(self, state, token_ids):
+        tokens = ops.convert_to_tensor(np.asarray(token_ids, dtype="int32").reshape(-1, 1))
+        # one step of the decoder's GRU cell (the layer would scan over a sequence of length 1)
+        hidden, _ = self.decoder.cell(self.target_embedding(tokens)[:, 0], [state["state"]], training=False)
+        out = ops.expand_dims(hidden, 1)  # (batch, 1, 2 * units)
+        state = {**state, "state": hidden}
+        if self.attention is None:
+            return self.output_layer(out)[:, 0], state
+        context = self.attention(out, state["memory"], value_mask=state["source_mask"], training=False)
+        return self.output_layer(ops.concatenate([out, context], axis=-1))[:, 0], state
+
     def get_config(self):
         config = super().get_config()
-        config.update(embed_dim=self.embed_dim, units=self.units)
+        config.update(embed_dim=self.embed_dim, units=self.units, attention=self.use_attention)
         return config
 
 
@@ -255,6 +312,33 @@ class TransformerSeq2Seq(Seq2Seq):
         logits = self.output_layer(x)
         return (logits, ops.mean(weights, axis=1)) if return_attention_scores else logits
 
+    def start_decoding(self, source):
+        """Encode once; project the encoder's output to each block's cross-attention keys and
+        values once; start every block's self-attention cache empty."""
+        if not self.built:
+            self.build(None)
+        source = ops.convert_to_tensor(np.asarray(source, dtype="int32"))
+        source_mask = ops.not_equal(source, 0)
+        memory = self.encoder(source, mask=source_mask, training=False)
+        cross = [block.cross_attention.project_keys_values(memory) for block in self.decoder_blocks]
+        return {"source_mask": source_mask, "cross": cross, "cache": [None] * len(self.decoder_blocks), "step": 0}
+
+    def decode_step(self, state, token_ids):
+        """One target position through every block, reusing the keys and values cached for the
+        earlier positions (:meth:`TransformerDecoderBlock.decode_step`): the work per step no
+        longer grows with the prefix's length."""
+        step = state["step"]
+        if step >= self.max_length:
+            raise ValueError(f"TransformerSeq2Seq.decode_step: position {step} is past max_length={self.max_length}")
+        tokens = ops.convert_to_tensor(np.asarray(token_ids, dtype="int32").reshape(-1, 1))
+        x = self.target_embedding(tokens) * ops.cast(self.model_dim**0.5, self.compute_dtype)
+        x = x + ops.cast(self.position.table[step], x.dtype)
+        caches = []
+        for block, cache, cross in zip(self.decoder_blocks, state["cache"], state["cross"]):
+            x, cache = block.decode_step(x, cache, cross, state["source_mask"])
+            caches.append(cache)
+        return self.output_layer(x)[:, 0], {**state, "cache": caches, "step": step + 1}
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -266,27 +350,69 @@ class TransformerSeq2Seq(Seq2Seq):
 # ------------------------------------------------------------------ decoding
 
 
-def _next_log_probs(model, source, prefixes):
-    logits = keras.ops.convert_to_numpy(model((source, prefixes), training=False)[:, -1]).astype("float64")
+def _log_softmax(logits) -> np.ndarray:
+    logits = keras.ops.convert_to_numpy(logits).astype("float64")
     logits -= logits.max(axis=-1, keepdims=True)
     return logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
 
 
-def greedy_decode(model, source, max_length: int) -> np.ndarray:
+class _Rerun:
+    """Decoding without a cache: the whole model over the source and the whole prefix, every step."""
+
+    def __init__(self, model, source):
+        self.model, self.source = model, source
+
+    def start(self):
+        return self.source
+
+    def step(self, source, prefixes):
+        return _log_softmax(self.model((source, prefixes), training=False)[:, -1]), source
+
+    @staticmethod
+    def reorder(source, rows):
+        return source[rows]
+
+
+class _Cached(_Rerun):
+    """Decoding with the model's own state (:meth:`Seq2Seq.start_decoding`): one new token per step."""
+
+    def start(self):
+        return self.model.start_decoding(self.source)
+
+    def step(self, state, prefixes):
+        logits, state = self.model.decode_step(state, prefixes[:, -1])
+        return _log_softmax(logits), state
+
+    def reorder(self, state, rows):
+        return self.model.reorder_decoding(state, rows)
+
+
+def _decoder(model, source, use_cache):
+    return (_Cached if use_cache and isinstance(model, Seq2Seq) else _Rerun)(model, source)
+
+
+def greedy_decode(model, source, max_length: int, use_cache: bool = True) -> np.ndarray:
     """Pick the most likely next token, step by step, until ``<eos>`` or ``max_length``.
 
     Args:
-        model: a :class:`Seq2Seq` (any model mapping ``(source, prefix)`` to logits).
+        model: a :class:`Seq2Seq` (or any model mapping ``(source, prefix)`` to logits).
         source: ``(batch, steps)`` source ids.
+        use_cache: decode incrementally with the model's cached state (a :class:`Seq2Seq`);
+            ``False`` reruns the whole model on the whole prefix at every step (same result, slower).
 
     Returns:
-        ``(batch, <= max_length)`` target ids without ``<bos>``, ``<eos>`` included where reached.
+        ``(batch, <= max_length)`` target ids without ``<bos>``, ``<eos>`` included where reached,
+        then ``<pad>`` (0), which is never emitted before ``<eos>``.
     """
     source = np.asarray(source)
+    decoder = _decoder(model, source, use_cache)
+    state = decoder.start()
     prefixes = np.full((len(source), 1), Vocabulary.BOS, dtype="int32")
     done = np.zeros(len(source), bool)
     for _ in range(max_length):
-        next_ids = _next_log_probs(model, source, prefixes).argmax(axis=-1).astype("int32")
+        log_probs, state = decoder.step(state, prefixes)
+        log_probs[:, Vocabulary.PAD] = -np.inf  # padding is not an output: never emitted before <eos>
+        next_ids = log_probs.argmax(axis=-1).astype("int32")
         next_ids[done] = Vocabulary.PAD
         prefixes = np.concatenate([prefixes, next_ids[:, None]], axis=1)
         done |= next_ids == Vocabulary.EOS
@@ -295,11 +421,12 @@ def greedy_decode(model, source, max_length: int) -> np.ndarray:
     return prefixes[:, 1:]
 
 
-def beam_search_decode(model, source, beam_width: int, max_length: int, length_penalty: float = 1.0) -> np.ndarray:
+def beam_search_decode(model, source, beam_width: int, max_length: int, length_penalty: float = 1.0, use_cache: bool = True) -> np.ndarray:
     """Keep the ``beam_width`` most likely prefixes at every step; return the best finished one.
 
     Scores are summed log-probabilities; finished hypotheses are ranked by score divided
     by ``length ** length_penalty`` so that short outputs are not favoured.
+    ``use_cache`` as for :func:`greedy_decode`.
 
     Returns:
         ``(batch, steps)`` target ids without ``<bos>``, as :func:`greedy_decode`.
@@ -307,14 +434,17 @@ def beam_search_decode(model, source, beam_width: int, max_length: int, length_p
     check.positive_int("beam_search_decode", "beam_width", beam_width)
     source = np.asarray(source)
     batch, k = len(source), beam_width
+    decoder = _decoder(model, source, use_cache)
+    state = decoder.start()  # one row per source at first, then one per (source, beam)
     prefixes = np.full((batch, 1, 1), Vocabulary.BOS, dtype="int32")
     scores = np.zeros((batch, 1))
     finished = np.zeros((batch, 1), bool)
     lengths = np.zeros((batch, 1))
     for _ in range(max_length):
         beams = prefixes.shape[1]
-        log_probs = _next_log_probs(model, np.repeat(source, beams, axis=0), prefixes.reshape(batch * beams, -1))
+        log_probs, state = decoder.step(state, prefixes.reshape(batch * beams, -1))
         log_probs = log_probs.reshape(batch, beams, -1)
+        log_probs[..., Vocabulary.PAD] = -np.inf  # padding is not an output: never emitted before <eos>
         log_probs[finished] = -np.inf  # a finished hypothesis only continues with padding, at no cost
         log_probs[finished, Vocabulary.PAD] = 0.0
         vocab = log_probs.shape[-1]
@@ -323,6 +453,7 @@ def beam_search_decode(model, source, beam_width: int, max_length: int, length_p
         beam_of, token = best // vocab, (best % vocab).astype("int32")
         rows = np.arange(batch)[:, None]
         prefixes = np.concatenate([prefixes[rows, beam_of], token[:, :, None]], axis=2)
+        state = decoder.reorder(state, (rows * beams + beam_of).reshape(-1))
         scores = total[rows, best]
         was_finished = finished[rows, beam_of]
         lengths = lengths[rows, beam_of] + ~was_finished

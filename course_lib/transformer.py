@@ -362,6 +362,34 @@ class TransformerDecoderBlock(_Block):
         x = residual(x, self._feed_forward, self.norms[2])
         return (x, cross[0]) if return_attention_scores else x
 
+    def decode_step(self, inputs, cache, context_keys_values, context_mask=None):
+        """The block at one new target position, from the keys and values of the earlier ones.
+
+        ``inputs`` ``(batch, 1, model_dim)`` is the block's input at the new position;
+        ``cache`` the self-attention's ``(keys, values)`` of the earlier positions (each
+        ``(batch, num_heads, steps, head_size)``), or ``None`` at the first;
+        ``context_keys_values`` the cross-attention's keys and values of the encoder's
+        output (``self.cross_attention.project_keys_values(context)``, computed once per
+        source). Inference only (no dropout).
+
+        Returns ``(output, cache)``: ``(batch, 1, model_dim)``, equal to :meth:`call` on
+        the whole prefix at its last position, and the cache with this position added.
+        The causal mask needs no code here: the cache holds only the past.
+        """
+        h = self.norms[0](inputs) if self.norm_first else inputs
+        keys, values = self.self_attention.project_keys_values(h)
+        if cache is not None:
+            keys, values = ops.concatenate([cache[0], keys], axis=2), ops.concatenate([cache[1], values], axis=2)
+        attended, _ = self.self_attention.attend(h, keys, values)
+        x = inputs + attended if self.norm_first else self.norms[0](inputs + attended)
+        h = self.norms[1](x) if self.norm_first else x
+        mask = None if context_mask is None else ops.expand_dims(ops.expand_dims(ops.cast(context_mask, "bool"), 1), 1)
+        attended, _ = self.cross_attention.attend(h, *context_keys_values, mask)
+        x = x + attended if self.norm_first else self.norms[1](x + attended)
+        h = self.norms[2](x) if self.norm_first else x
+        x = x + self._feed_forward(h) if self.norm_first else self.norms[2](x + self._feed_forward(h))
+        return x, (keys, values)
+
     def compute_output_shape(self, inputs_shape, context_shape=None):
         return inputs_shape
 

@@ -69,6 +69,19 @@ def test_multi_head_attention_equals_keras_given_the_same_weights():
     np.testing.assert_allclose(to_np(scores), to_np(ref_scores), atol=1e-6)
 
 
+def test_projected_keys_and_values_attended_equal_the_layer():
+    """What a decoder caches (each head's keys and values) gives, attended, what the layer gives."""
+    mha = MultiHeadAttention(num_heads=2, key_dim=4)
+    query, context = randn(2, 3, 8), randn(2, 5, 8)
+    keep = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    expected, expected_weights = mha(query, context, value_mask=keep, return_attention_scores=True)
+    keys, values = mha.project_keys_values(context)
+    assert tuple(keys.shape) == tuple(values.shape) == (2, 2, 5, 4)
+    out, weights = mha.attend(query, keys, values, mask=keep[:, None, None, :])
+    np.testing.assert_allclose(to_np(out), to_np(expected), atol=1e-5)
+    np.testing.assert_allclose(to_np(weights), to_np(expected_weights), atol=1e-6)
+
+
 def test_multi_head_attention_masks_equal_keras():
     ours, theirs, query, _ = _pair(dims=(16, 16))
     mask = np.ones((3, 5, 5), bool)

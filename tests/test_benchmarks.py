@@ -28,8 +28,11 @@ def test_fast_mode_reports_every_installed_peer(capsys, tmp_path):
         assert math.isfinite(rate) and rate > 0
     assert results["transformer_ratio"]["course_lib TransformerEncoder"] == 1.0  # ours against ours
     assert set(results["rnn_ratio"]) == set(results["rnn"])
+    assert set(results["decoding"]) == set(run.FAST["decode_lengths"])
+    for row in results["decoding"].values():  # (the run itself checks that cached and uncached decode the same tokens)
+        assert all(math.isfinite(row[k]) and row[k] > 0 for k in ("uncached", "cached", "speedup"))
     printed = capsys.readouterr().out
-    assert "peer / ours" in printed and "% of matmul peak" in printed
+    assert "peer / ours" in printed and "% of matmul peak" in printed and "speed-up" in printed
     assert (tmp_path / "results.json").is_file()
 
 

@@ -71,6 +71,52 @@ def test_rnn_equals_keras_simple_rnn():
     np.testing.assert_allclose(F.rnn(x[0], W_xh, W_hh, b_h)[-1], states[0, -1], atol=ATOL)
 
 
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gru_equals_keras_gru(reset_after):
+    x, hidden = randn(3, 7, 4), 5
+    W_x, W_h = randn(3 * hidden, 4) * 0.5, randn(3 * hidden, hidden) * 0.5  # blocks z, r, h~ as Keras orders them
+    b_x, b_h = randn(3 * hidden), randn(3 * hidden) if reset_after else np.zeros(3 * hidden, "float32")
+    layer = keras.layers.GRU(hidden, return_sequences=True, reset_after=reset_after)
+    layer.build(x.shape)
+    # kernel, recurrent_kernel, bias: bias is (2, 3 * hidden) = [input bias, recurrent bias] with reset_after,
+    # a single (3 * hidden,) vector without it.
+    layer.set_weights([W_x.T, W_h.T, np.stack([b_x, b_h]) if reset_after else b_x])
+    states, gates = F.gru(x, W_x, W_h, b_x, b_h, reset_after=reset_after, return_gates=True)
+    np.testing.assert_allclose(states, ops.convert_to_numpy(layer(x)), atol=ATOL)
+    # The update rule, in Keras' orientation: z near 1 keeps the previous state.
+    previous = np.concatenate([np.zeros((3, 1, hidden), "float32"), states[:, :-1]], axis=1)
+    np.testing.assert_allclose(states, gates["z"] * previous + (1 - gates["z"]) * gates["h_tilde"], atol=1e-6)
+    h0 = randn(hidden)
+    with_h0 = keras.layers.GRU(hidden, return_sequences=True, reset_after=reset_after)
+    with_h0.build(x.shape)
+    with_h0.set_weights(layer.get_weights())
+    keras_h0 = ops.convert_to_numpy(with_h0(x, initial_state=[ops.convert_to_tensor(np.tile(h0, (3, 1)))]))
+    np.testing.assert_allclose(F.gru(x, W_x, W_h, b_x, b_h, h0=h0, reset_after=reset_after), keras_h0, atol=ATOL)
+    np.testing.assert_allclose(F.gru(x[1], W_x, W_h, b_x, b_h, reset_after=reset_after), states[1], atol=ATOL)
+
+
+def test_gru_reset_after_differs_from_reset_before():
+    # The two conventions are different cells: same weights, different states (so the test above tests both).
+    x, W_x, W_h, b = randn(2, 6, 3), randn(12, 3), randn(12, 4), np.zeros(12, "float32")
+    after, before = F.gru(x, W_x, W_h, b, b, reset_after=True), F.gru(x, W_x, W_h, b, b, reset_after=False)
+    assert np.abs(after - before).max() > 1e-2
+
+
+def test_lstm_equals_keras_lstm():
+    x, hidden = randn(3, 7, 4), 5
+    W_x, W_h, b = randn(4 * hidden, 4) * 0.5, randn(4 * hidden, hidden) * 0.5, randn(4 * hidden)  # blocks i, f, c, o
+    layer = keras.layers.LSTM(hidden, return_sequences=True)
+    layer.build(x.shape)
+    layer.set_weights([W_x.T, W_h.T, b])  # kernel, recurrent_kernel, bias
+    states, gates = F.lstm(x, W_x, W_h, b, return_gates=True)
+    np.testing.assert_allclose(states, ops.convert_to_numpy(layer(x)), atol=ATOL)
+    np.testing.assert_allclose(states, gates["o"] * np.tanh(gates["c"]), atol=1e-6)
+    h0, c0 = randn(hidden), randn(hidden)
+    initial = [ops.convert_to_tensor(np.tile(v, (3, 1))) for v in (h0, c0)]
+    np.testing.assert_allclose(F.lstm(x, W_x, W_h, b, h0=h0, c0=c0), ops.convert_to_numpy(layer(x, initial_state=initial)), atol=ATOL)
+    np.testing.assert_allclose(F.lstm(x[2], W_x, W_h, b)[-1], states[2, -1], atol=ATOL)
+
+
 def test_dense_backward_equals_autodiff_and_finite_differences():
     x, W, b, target = randn(6, 5).astype("float64"), randn(3, 5).astype("float64"), randn(3).astype("float64"), randn(6, 3)
 
@@ -174,6 +220,14 @@ def test_gradient_descent_step_equals_keras_sgd():
         (lambda: F.conv2d(randn(2, 2, 1), randn(3, 3, 1, 4), randn(4)), ValueError, "larger than"),
         (lambda: F.conv2d(np.array([[["a"]]]), randn(1, 1, 1, 1), randn(1)), TypeError, "numeric"),
         (lambda: F.rnn(randn(2, 5, 3), randn(4, 2), randn(4, 4), randn(4)), ValueError, "W_xh"),
+        (lambda: F.gru(randn(2, 5, 3), randn(12, 2), randn(12, 4), randn(12), randn(12)), ValueError, "`W_x`"),
+        (lambda: F.gru(randn(2, 5, 3), randn(12, 3), randn(8, 4), randn(12), randn(12)), ValueError, "`W_h`"),
+        (lambda: F.gru(randn(2, 5, 3), randn(12, 3), randn(12, 4), randn(12), randn(4)), ValueError, "`b_h`"),
+        (lambda: F.gru(randn(2, 5, 3), randn(12, 3), randn(12, 4), randn(12), randn(12), h0=randn(3)), ValueError, "`h0`"),
+        (lambda: F.gru(randn(5), randn(12, 1), randn(12, 4), randn(12), randn(12)), ValueError, "`x`"),
+        (lambda: F.lstm(randn(2, 5, 3), randn(16, 3), randn(16, 4), randn(12)), ValueError, "`b`"),
+        (lambda: F.lstm(randn(2, 5, 3), randn(12, 3), randn(16, 4), randn(16)), ValueError, "`W_x`"),
+        (lambda: F.lstm(randn(2, 5, 3), randn(16, 3), randn(16, 4), randn(16), c0=randn(3, 4)), ValueError, "`c0`"),
         (lambda: F.activation("gelu"), ValueError, "name"),
         (lambda: F.gradient_descent_step([randn(2)], [randn(2)], 0.0), ValueError, "learning_rate"),
         (lambda: F.gradient_descent_step([randn(2)], [randn(3)], 0.1), ValueError, "shape"),

@@ -75,6 +75,19 @@ def test_decoder_block_is_causal_and_sees_only_real_context():
     np.testing.assert_allclose(to_np(block(target, noisy, context_mask=keep))[0], to_np(block(target, context, context_mask=keep))[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_block_one_step_at_a_time_with_its_cache_equals_the_whole_prefix(norm_first):
+    block = TransformerDecoderBlock(num_heads=2, ff_dim=16, norm_first=norm_first)
+    target, context = randn(2, 6, 8), randn(2, 5, 8)
+    keep = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    whole = to_np(block(target, context, context_mask=keep))
+    cross, cache = block.cross_attention.project_keys_values(keras.ops.convert_to_tensor(context)), None
+    for t in range(6):
+        out, cache = block.decode_step(keras.ops.convert_to_tensor(target[:, t : t + 1]), cache, cross, keep)
+        np.testing.assert_allclose(to_np(out)[:, 0], whole[:, t], atol=1e-5)
+        assert tuple(cache[0].shape) == tuple(cache[1].shape) == (2, 2, t + 1, 4)
+
+
 @pytest.mark.parametrize(
     "layer, x",
     [
