@@ -174,8 +174,9 @@ class MultiHeadAttention(check.ChecksInputs, keras.layers.Layer):
         query, key, value = (
             check.numeric_input(owner, x, self.compute_dtype, name) for name, x in (("query", query), ("key", key), ("value", value))
         )
+        q = self._project(query, self.query_kernel, self.query_bias)
         keys, values = self.project_keys_values(key, value)
-        output, weights = self.attend(query, keys, values, mask, training=training)
+        output, weights = self._attend_heads(q, keys, values, mask, training)
         return (output, weights) if return_attention_scores else output
 
     def project_keys_values(self, key, value=None):
@@ -194,7 +195,9 @@ class MultiHeadAttention(check.ChecksInputs, keras.layers.Layer):
 
         Returns ``(output, weights)``: ``(batch, Tq, output_dim)`` and ``(batch, heads, Tq, Tk)``.
         """
-        q = self._project(query, self.query_kernel, self.query_bias)
+        return self._attend_heads(self._project(query, self.query_kernel, self.query_bias), keys, values, mask, training)
+
+    def _attend_heads(self, q, keys, values, mask, training):
         context, weights = scaled_dot_product_attention(q, keys, values, mask)
         if self.dropout:
             # dropout on the weights, then the weighted sum again (as Keras does)
