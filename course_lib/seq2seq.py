@@ -226,9 +226,7 @@ class RNNSeq2Seq(Seq2Seq):
     def call(self, inputs, training=None, return_attention_scores=False):
         source, target_in = self._check_inputs(inputs)
         source_mask, target_mask = ops.not_equal(source, 0), ops.not_equal(target_in, 0)
-        memory = self.encoder(self.source_embedding(source), mask=source_mask, training=training)
-        keep = ops.expand_dims(ops.cast(source_mask, memory.dtype), -1)
-        summary = ops.sum(memory * keep, axis=1) / ops.maximum(ops.sum(keep, axis=1), 1.0)
+        memory, summary = self._encode(source, source_mask, training)
         states = self.decoder(
             self.target_embedding(target_in), initial_state=self.initial_state(summary), mask=target_mask, training=training
         )
@@ -240,14 +238,18 @@ class RNNSeq2Seq(Seq2Seq):
         logits = self.output_layer(ops.concatenate([states, context], axis=-1))
         return (logits, weights[:, 0]) if return_attention_scores else logits
 
+    def _encode(self, source, source_mask, training):
+        """The encoder's states ``(batch, steps, 2 * units)`` and their masked mean, the one vector."""
+        memory = self.encoder(self.source_embedding(source), mask=source_mask, training=training)
+        keep = ops.expand_dims(ops.cast(source_mask, memory.dtype), -1)
+        return memory, ops.sum(memory * keep, axis=1) / ops.maximum(ops.sum(keep, axis=1), 1.0)
+
     def start_decoding(self, source):
         if not self.built:
             self.build(None)
         source = ops.convert_to_tensor(np.asarray(source, dtype="int32"))
         source_mask = ops.not_equal(source, 0)
-        memory = self.encoder(self.source_embedding(source), mask=source_mask, training=False)
-        keep = ops.expand_dims(ops.cast(source_mask, memory.dtype), -1)
-        summary = ops.sum(memory * keep, axis=1) / ops.maximum(ops.sum(keep, axis=1), 1.0)
+        memory, summary = self._encode(source, source_mask, training=False)
         return {"memory": memory, "source_mask": source_mask, "state": self.initial_state(summary)}
 
     def decode_step(self, state, token_ids):
@@ -477,9 +479,7 @@ def sequence_log_prob(model, source, target_ids) -> np.ndarray:
     """
     target_ids = np.asarray(target_ids)
     prefixes = np.concatenate([np.full((len(target_ids), 1), Vocabulary.BOS, "int32"), target_ids[:, :-1]], axis=1)
-    logits = keras.ops.convert_to_numpy(model((np.asarray(source), prefixes), training=False)).astype("float64")
-    logits -= logits.max(axis=-1, keepdims=True)
-    log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    log_probs = _log_softmax(model((np.asarray(source), prefixes), training=False))
     picked = np.take_along_axis(log_probs, target_ids[..., None].astype("int64"), axis=-1)[..., 0]
     real = np.cumsum(target_ids == Vocabulary.EOS, axis=1) - (target_ids == Vocabulary.EOS) == 0  # up to the first <eos>
     return (picked * (real & (target_ids != Vocabulary.PAD))).sum(axis=1)
