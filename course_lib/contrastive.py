@@ -1,8 +1,8 @@
 """Contrastive pretraining: two random views of each example, and a loss that matches them.
 
 §2 of the article: pretrain a model on a large data set, then fine-tune it on a
-specific task. Notebook 12 invented the pretraining task by reconstruction (masked
-modelling, denoising); this module invents it by *comparison* (SimCLR, Chen et al.
+specific task. Notebook 12 invents the pretraining task by reconstruction (masked
+modelling, denoising) and, with this module, by *comparison* (SimCLR, Chen et al.
 2020): draw two random **views** of every unlabelled example, and train the encoder so
 that the two views of one example get similar codes and views of different examples
 do not. Whatever survives every view-making nuisance is what the codes keep.
@@ -18,6 +18,9 @@ do not. Whatever survives every view-making nuisance is what the codes keep.
 - :func:`contrastive_model` and :func:`pretrain_contrastive`: an encoder with a small
   projector on two inputs, trained with fresh views every epoch; keep the encoder, drop
   the projector.
+- :func:`pretrained_mnist1d_encoder`: notebook 12's recipe (:data:`MNIST1D_ENCODER`,
+  :data:`MNIST1D_UNLABELLED`, :data:`MNIST1D_PRETRAINING`) run once and cached, so that the
+  fine-tuning notebooks start from the encoder notebook 12 pretrained.
 """
 
 from __future__ import annotations
@@ -28,6 +31,17 @@ from keras import ops
 
 from course_lib import _validation as check
 from course_lib.pretraining import corrupt
+
+#: The encoder of notebook 12's contrastive recipe: ``course_lib.ConvEncoder(**MNIST1D_ENCODER)``,
+#: three convolution blocks (32, 64, 64 kernels of 5, max pooling), global average pooling, a dense
+#: ``projection`` to 64 numbers.
+MNIST1D_ENCODER = dict(filters=(32, 64, 64), kernel_size=5, spatial_dims=1, pool_size=2, output_dim=64)
+#: Its unlabelled data: ``load_mnist1d(**MNIST1D_UNLABELLED)``, all 20,000 signals, labels unused
+#: (notebook 12's unlabelled set; the labelled task is ``load_mnist1d()``, seed 42).
+MNIST1D_UNLABELLED = dict(num_samples=20_000, seed=7)
+#: Its pretraining: ``pretrain_contrastive(encoder, x, **MNIST1D_PRETRAINING)``; the encoder's random
+#: start is drawn after ``course_lib.set_seed(MNIST1D_PRETRAINING["seed"])``.
+MNIST1D_PRETRAINING = dict(epochs=4, batch_size=250, learning_rate=4e-3, temperature=0.2, seed=0)
 
 
 def _rng(seed):
@@ -286,3 +300,81 @@ def pretrain_contrastive(encoder, x, epochs: int = 5, batch_size: int = 250, lea
         views = [random_views(x, rng, **view_kwargs), random_views(x, rng, **view_kwargs)]
         losses += model.fit(views, dummy, batch_size=batch_size, epochs=1, shuffle=True, verbose=verbose).history["loss"]
     return model, {"loss": losses}
+
+
+def _recipe_digest() -> str:
+    import hashlib
+    import json
+
+    recipe = json.dumps([MNIST1D_ENCODER, MNIST1D_UNLABELLED, MNIST1D_PRETRAINING], sort_keys=True)
+    return hashlib.sha256(recipe.encode()).hexdigest()[:10]
+
+
+def pretrained_mnist1d_encoder(cache_dir=None, retrain: bool = False):
+    """Notebook 12's contrastively pretrained MNIST-1D encoder, trained once and cached.
+
+    The recipe is the module's three constants: a ``ConvEncoder(**MNIST1D_ENCODER)`` built
+    after ``course_lib.set_seed(0)`` (so its random start is fixed), pretrained with
+    ``pretrain_contrastive(encoder, x, **MNIST1D_PRETRAINING)`` on the 20,000 unlabelled
+    signals of ``load_mnist1d(**MNIST1D_UNLABELLED)`` (labels not used). Notebook 12 runs it
+    (``retrain=True``) and saves the encoder; notebooks 13 and later load that file, and
+    where it is missing (a fresh Colab runtime that skipped notebook 12) train it here
+    first, about 15 s on a 2-core CPU. The file name carries a digest of the recipe, so a
+    changed recipe never loads an old encoder. Training calls ``course_lib.set_seed``, which
+    reseeds Python, NumPy and Keras.
+
+    Args:
+        cache_dir: where the weights and the loss history are kept (``.npz``) (default
+            ``~/.cache/course_lib``, as for ``load_mnist1d``); ``False`` to train without a cache.
+        retrain: train even if a cached encoder exists (and overwrite it).
+
+    Returns:
+        ``(encoder, info)``: the trained ``ConvEncoder`` (``(n, 40, 1)`` signals to ``(n, 64)``
+        codes) and ``{"loss": [...] per epoch, "seconds": training time, "loaded": bool}``.
+
+    Raises:
+        ValueError: a cache file that cannot be read (the message names it; delete it to retrain).
+
+    Example:
+        >>> MNIST1D_ENCODER["output_dim"], MNIST1D_PRETRAINING["epochs"], MNIST1D_UNLABELLED["num_samples"]
+        (64, 4, 20000)
+    """
+    import os
+    import time
+    from pathlib import Path
+
+    from course_lib.datasets import load_mnist1d
+    from course_lib.encoders import ConvEncoder
+    from course_lib.env import set_seed
+
+    def fresh_encoder():
+        encoder = ConvEncoder(**MNIST1D_ENCODER, name="encoder")
+        encoder.build((None, 40, 1))
+        return encoder
+
+    if cache_dir is None:
+        cache_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "course_lib"
+    path = None if cache_dir is False else Path(cache_dir) / f"mnist1d_contrastive_encoder_{_recipe_digest()}.npz"
+    if path is not None and not retrain and path.is_file():
+        encoder = fresh_encoder()
+        try:
+            with np.load(path) as cached:
+                encoder.set_weights([cached[f"weight_{i}"] for i in range(len(encoder.weights))])
+                info = {"loss": cached["loss"].tolist(), "seconds": float(cached["seconds"])}
+        except Exception as exc:  # zip, key or shape errors: all mean a damaged file
+            raise ValueError(f"pretrained_mnist1d_encoder: the cached encoder {path} is corrupt ({exc!r}); delete it to retrain") from exc
+        return encoder, {**info, "loaded": True}
+    unlabelled = load_mnist1d(**MNIST1D_UNLABELLED)
+    x = np.concatenate([unlabelled.x_train, unlabelled.x_test])[..., None]  # all signals; their labels are not used
+    set_seed(MNIST1D_PRETRAINING["seed"])
+    encoder = fresh_encoder()
+    start = time.perf_counter()
+    _, history = pretrain_contrastive(encoder, x, **MNIST1D_PRETRAINING)
+    info = {"loss": [float(v) for v in history["loss"]], "seconds": time.perf_counter() - start}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        weights = {f"weight_{i}": np.asarray(w) for i, w in enumerate(encoder.get_weights())}
+        np.savez(tmp, loss=np.asarray(info["loss"]), seconds=np.asarray(info["seconds"]), **weights)
+        tmp.replace(path)  # never leave a half-written cache behind
+    return encoder, {**info, "loaded": False}

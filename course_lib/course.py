@@ -175,18 +175,18 @@ COURSE: tuple[Notebook, ...] = (
         "pretraining",
         "Pretraining an encoder without labels",
         ("§2", "Q2"),
-        "Masked modelling and denoising on unlabelled MNIST-1D and digits: the loss going down, what the encoder "
-        "learned, a linear probe before and after.",
-        teaches=("pretraining",),
+        "Masked modelling, denoising and contrastive learning (views, InfoNCE by hand) on unlabelled MNIST-1D and "
+        "digits: the loss going down, what each encoder learned, a linear probe before and after, with 2,400 and 40 labels.",
+        teaches=("pretraining", "contrastive"),
     ),
     Notebook(
         "13",
         "fine_tuning",
         "Fine-tuning: from a pretrained encoder to a task with few labels",
         ("§2", "§3", "Q2"),
-        "Contrastive pretraining by hand (views, InfoNCE) and with course_lib.contrastive; scratch vs linear probe vs "
-        "full fine-tuning vs gradual unfreezing vs LoRA at 40, 200 and 3,200 labels, mean ± sd over three seeds.",
-        teaches=("contrastive", "finetuning"),
+        "Notebook 12's contrastive encoder, checked, then fine-tuned: scratch vs linear probe vs full fine-tuning vs "
+        "gradual unfreezing vs LoRA (written by hand) at 40, 200 and 3,200 labels, mean ± sd over three seeds.",
+        teaches=("finetuning",),
     ),
     Notebook(
         "14",

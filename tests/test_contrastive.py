@@ -121,3 +121,44 @@ def test_text_inputs_raise_a_type_error():
         C.random_views(np.array([["a"] * 40] * 2))
     with pytest.raises(TypeError, match="`codes_a` must be a numeric"):
         C.info_nce(np.array([["a", "b"], ["c", "d"]]), np.ones((2, 2)))
+
+
+@pytest.fixture
+def small_recipe(monkeypatch):
+    """Notebook 12's recipe shrunk to seconds: 500 signals, one pass, a small encoder."""
+    monkeypatch.setattr(C, "MNIST1D_ENCODER", dict(filters=(4,), kernel_size=3, spatial_dims=1, pool_size=2, output_dim=8))
+    monkeypatch.setattr(C, "MNIST1D_UNLABELLED", dict(num_samples=500, seed=7))
+    monkeypatch.setattr(C, "MNIST1D_PRETRAINING", dict(epochs=1, batch_size=100, learning_rate=4e-3, temperature=0.2, seed=0))
+
+
+def test_pretrained_encoder_is_trained_once_then_loaded_from_the_cache(tmp_path, small_recipe):
+    encoder, info = C.pretrained_mnist1d_encoder(cache_dir=tmp_path)
+    assert not info["loaded"] and len(info["loss"]) == 1 and info["seconds"] > 0
+    (cached,) = tmp_path.glob("mnist1d_contrastive_encoder_*.npz")
+    loaded, loaded_info = C.pretrained_mnist1d_encoder(cache_dir=tmp_path)
+    assert loaded_info["loaded"] and loaded_info["loss"] == info["loss"] and loaded_info["seconds"] == info["seconds"]
+    x = np.random.default_rng(0).normal(size=(5, 40, 1)).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(encoder(x)))
+    _, again = C.pretrained_mnist1d_encoder(cache_dir=tmp_path, retrain=True)
+    assert not again["loaded"] and [p.name for p in tmp_path.glob("*.npz")] == [cached.name]
+
+
+def test_a_changed_recipe_never_loads_an_old_encoder(tmp_path, small_recipe, monkeypatch):
+    C.pretrained_mnist1d_encoder(cache_dir=tmp_path)
+    monkeypatch.setattr(C, "MNIST1D_PRETRAINING", {**C.MNIST1D_PRETRAINING, "learning_rate": 1e-3})
+    _, info = C.pretrained_mnist1d_encoder(cache_dir=tmp_path)
+    assert not info["loaded"] and len(list(tmp_path.glob("*.npz"))) == 2
+
+
+def test_pretrained_encoder_without_a_cache_writes_nothing(tmp_path, small_recipe, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _, info = C.pretrained_mnist1d_encoder(cache_dir=False)
+    assert not info["loaded"] and not list(tmp_path.rglob("mnist1d_contrastive_encoder_*"))
+
+
+def test_a_corrupt_cached_encoder_raises_naming_the_file(tmp_path, small_recipe):
+    C.pretrained_mnist1d_encoder(cache_dir=tmp_path)
+    (cached,) = tmp_path.glob("mnist1d_contrastive_encoder_*.npz")
+    cached.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match=f"cached encoder {cached}.* is corrupt"):
+        C.pretrained_mnist1d_encoder(cache_dir=tmp_path)
