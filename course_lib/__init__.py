@@ -30,8 +30,8 @@ from course_lib.env import (
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = (
-    "attention", "contrastive", "course", "datasets", "encoders", "env", "evaluation", "finetuning", "formulas", "plots", "positional",
-    "pretraining", "recurrent", "seq2seq", "training", "transformer", "translation",
+    "attention", "contrastive", "course", "ctc", "datasets", "encoders", "env", "evaluation", "finetuning", "formulas", "plots",
+    "positional", "pretraining", "recurrent", "seq2seq", "speech", "speech_encoder", "training", "transformer", "translation",
 )
 _LAZY_ATTRIBUTES = {
     "DenseEncoder": "encoders",
@@ -44,6 +44,7 @@ _LAZY_ATTRIBUTES = {
     "TransformerDecoderBlock": "transformer",
     "RNNSeq2Seq": "seq2seq",
     "TransformerSeq2Seq": "seq2seq",
+    "SpeechEncoder": "speech_encoder",
 }
 
 __all__ = [

@@ -196,6 +196,16 @@ COURSE: tuple[Notebook, ...] = (
         "Learning rate, warm-up and cosine decay, SGD / momentum / Adam / AdamW compared on validation, the choice "
         "scored once on test; steps to a target accuracy with and without pretraining; BackupAndRestore; KerasHub.",
     ),
+    Notebook(
+        "15",
+        "speech_recognition",
+        "Speech recognition: an encoder that listens, trained with CTC",
+        ("§6",),
+        "Spoken digits synthesised offline in 44 voices, heard and seen; the log-mel spectrogram and the CTC loss by "
+        "hand, equal to Keras; a convolution + BiGRU encoder trained on raw audio; error rates on unseen voices, "
+        "greedy vs beam, over seeds; against a frame classifier.",
+        teaches=("speech", "ctc", "speech_encoder"),
+    ),
 )
 
 
