@@ -31,7 +31,8 @@ __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = (
     "attention", "contrastive", "course", "ctc", "datasets", "encoders", "env", "evaluation", "finetuning", "formulas", "plots",
-    "positional", "pretraining", "recurrent", "seq2seq", "speech", "speech_encoder", "training", "transformer", "translation",
+    "positional", "pretraining", "recommendation", "recurrent", "seq2seq", "sequence_recommender", "speech", "speech_encoder",
+    "training", "transformer", "translation",
 )
 _LAZY_ATTRIBUTES = {
     "DenseEncoder": "encoders",
@@ -45,6 +46,7 @@ _LAZY_ATTRIBUTES = {
     "RNNSeq2Seq": "seq2seq",
     "TransformerSeq2Seq": "seq2seq",
     "SpeechEncoder": "speech_encoder",
+    "SequenceRecommender": "sequence_recommender",
 }
 
 __all__ = [

@@ -206,6 +206,16 @@ COURSE: tuple[Notebook, ...] = (
         "greedy vs beam, over seeds; against a frame classifier.",
         teaches=("speech", "ctc", "speech_encoder"),
     ),
+    Notebook(
+        "16",
+        "recommendation",
+        "Recommendation: an encoder of a user's history that predicts the next item",
+        ("§6",),
+        "A generated interaction log (genres, series, drifting tastes, repeats); leave-one-out; HR@10 and NDCG@10 by "
+        "hand, against all items and 100 sampled; most-popular and Markov vs bag, GRU and causal Transformer over seeds; "
+        "full vs sampled softmax; item embeddings by genre; MovieLens on Colab.",
+        teaches=("recommendation", "sequence_recommender"),
+    ),
 )
 
 
