@@ -8,14 +8,24 @@ from __future__ import annotations
 import functools
 import inspect
 
-import keras
 import numpy as np
+
+# Keras is imported inside the few checks that need it, so that course_lib's data modules
+# (speech, recommendation) can share these checks without importing Keras.
 
 
 def positive_int(owner: str, name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{owner}: `{name}` must be a positive int, got {value!r}")
     return value
+
+
+def integer(owner: str, name: str, value, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]`` (``high=None``: no upper bound); raise naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{owner}: `{name}` must be an integer {bound}, got {value!r}")
+    return int(value)
 
 
 def positive_ints(owner: str, name: str, values, allow_empty: bool = True) -> tuple[int, ...]:
@@ -61,6 +71,8 @@ def _dtype_name(x) -> str | None:
         return None
     if isinstance(dtype, np.dtype) and dtype.kind in "USO":
         return "string"
+    import keras
+
     try:
         return keras.backend.standardize_dtype(dtype)
     except ValueError:  # a dtype Keras has no name for (e.g. a string dtype of another library)
@@ -113,6 +125,8 @@ def _call_signature(cls) -> inspect.Signature:
 
 def numeric_input(owner: str, x, compute_dtype: str, name: str = "inputs"):
     """Cast a numeric input to ``compute_dtype``; raise a TypeError for strings, booleans and complex numbers."""
+    import keras
+
     dtype = _dtype_name(x) or "float32"
     if dtype == "string" or dtype == "bool" or dtype.startswith("complex"):
         raise TypeError(f"{owner}: `{name}` must be a numeric (int or float) tensor, got dtype {dtype}")
@@ -121,6 +135,8 @@ def numeric_input(owner: str, x, compute_dtype: str, name: str = "inputs"):
 
 def large_negative(dtype) -> float:
     """A score that softmax turns into 0 and that ``dtype`` can hold (float16 tops out at 65504)."""
+    import keras
+
     return -3e4 if keras.backend.standardize_dtype(dtype) == "float16" else -1e9
 
 

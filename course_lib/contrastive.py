@@ -339,11 +339,9 @@ def pretrained_mnist1d_encoder(cache_dir=None, retrain: bool = False):
         >>> MNIST1D_ENCODER["output_dim"], MNIST1D_PRETRAINING["epochs"], MNIST1D_UNLABELLED["num_samples"]
         (64, 4, 20000)
     """
-    import os
     import time
-    from pathlib import Path
 
-    from course_lib.datasets import load_mnist1d
+    from course_lib.datasets import cache_file, load_mnist1d, read_cache, write_cache
     from course_lib.encoders import ConvEncoder
     from course_lib.env import set_seed
 
@@ -352,17 +350,15 @@ def pretrained_mnist1d_encoder(cache_dir=None, retrain: bool = False):
         encoder.build((None, 40, 1))
         return encoder
 
-    if cache_dir is None:
-        cache_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "course_lib"
-    path = None if cache_dir is False else Path(cache_dir) / f"mnist1d_contrastive_encoder_{_recipe_digest()}.npz"
+    path = cache_file(cache_dir, f"mnist1d_contrastive_encoder_{_recipe_digest()}.npz")
     if path is not None and not retrain and path.is_file():
         encoder = fresh_encoder()
-        try:
-            with np.load(path) as cached:
-                encoder.set_weights([cached[f"weight_{i}"] for i in range(len(encoder.weights))])
-                info = {"loss": cached["loss"].tolist(), "seconds": float(cached["seconds"])}
-        except Exception as exc:  # zip, key or shape errors: all mean a damaged file
-            raise ValueError(f"pretrained_mnist1d_encoder: the cached encoder {path} is corrupt ({exc!r}); delete it to retrain") from exc
+
+        def read(cached):
+            encoder.set_weights([cached[f"weight_{i}"] for i in range(len(encoder.weights))])
+            return {"loss": cached["loss"].tolist(), "seconds": float(cached["seconds"])}
+
+        info = read_cache("pretrained_mnist1d_encoder", path, read)
         return encoder, {**info, "loaded": True}
     unlabelled = load_mnist1d(**MNIST1D_UNLABELLED)
     x = np.concatenate([unlabelled.x_train, unlabelled.x_test])[..., None]  # all signals; their labels are not used
@@ -372,9 +368,6 @@ def pretrained_mnist1d_encoder(cache_dir=None, retrain: bool = False):
     _, history = pretrain_contrastive(encoder, x, **MNIST1D_PRETRAINING)
     info = {"loss": [float(v) for v in history["loss"]], "seconds": time.perf_counter() - start}
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
         weights = {f"weight_{i}": np.asarray(w) for i, w in enumerate(encoder.get_weights())}
-        np.savez(tmp, loss=np.asarray(info["loss"]), seconds=np.asarray(info["seconds"]), **weights)
-        tmp.replace(path)  # never leave a half-written cache behind
+        write_cache(path, loss=np.asarray(info["loss"]), seconds=np.asarray(info["seconds"]), **weights)
     return encoder, {**info, "loaded": False}

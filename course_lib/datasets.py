@@ -8,11 +8,17 @@ train/test split from :func:`sklearn.model_selection.train_test_split`.
 
 Both loaders take ``validation_size`` to carve a stratified validation split out of the
 training data, leaving the test split untouched.
+
+The cache helpers (:func:`default_cache_dir`, :func:`cache_file`, :func:`read_cache`,
+:func:`write_cache`) are the one implementation every course_lib module that caches what it
+generates uses: one place for the cache, atomic writes, and a damaged file named in the error.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -117,20 +123,11 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42, cache_dir=None, valida
     Raises:
         ValueError: a bad argument, or a corrupt cache file (the message names it).
     """
-    import os
-    from pathlib import Path
-
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 20 or num_samples % 10:
         raise ValueError(f"load_mnist1d: `num_samples` must be a multiple of 10, at least 20, got {num_samples!r}")
-    if cache_dir is None:
-        cache_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "course_lib"
-    path = None if cache_dir is False else Path(cache_dir) / f"mnist1d_{num_samples}_{seed}.npz"
+    path = cache_file(cache_dir, f"mnist1d_{num_samples}_{seed}.npz")
     if path is not None and path.is_file():
-        try:
-            with np.load(path) as cached:
-                arrays = {key: cached[key] for key in ("x", "x_test", "y", "y_test")}
-        except Exception as exc:  # zip, pickle or key errors: all mean a damaged file
-            raise ValueError(f"load_mnist1d: the cache file {path} is corrupt ({exc!r}); delete it to regenerate") from exc
+        arrays = read_cache("load_mnist1d", path, lambda cached: {key: cached[key] for key in ("x", "x_test", "y", "y_test")})
     else:
         from mnist1d.data import get_dataset_args, make_dataset
 
@@ -139,10 +136,7 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42, cache_dir=None, valida
         data = make_dataset(args)
         arrays = {key: np.asarray(data[key]) for key in ("x", "x_test", "y", "y_test")}
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **arrays)
-            tmp.replace(path)  # never leave a half-written cache behind
+            write_cache(path, **arrays)
     split = Split(
         arrays["x"].astype("float32"),
         arrays["x_test"].astype("float32"),
@@ -152,3 +146,96 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42, cache_dir=None, valida
         class_names=tuple(str(i) for i in range(10)),
     )
     return _with_validation(split, validation_size, seed, "load_mnist1d")
+
+
+def default_cache_dir() -> Path:
+    """Where course_lib caches what it generates: ``$XDG_CACHE_HOME/course_lib``, else ``~/.cache/course_lib``.
+
+    Example:
+        >>> default_cache_dir().name
+        'course_lib'
+    """
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "course_lib"
+
+
+def cache_file(cache_dir, name: str) -> Path | None:
+    """The path of cache file ``name`` in ``cache_dir`` (None: :func:`default_cache_dir`); None if ``cache_dir`` is False.
+
+    Example:
+        >>> cache_file("/tmp/c", "x.npz").as_posix(), cache_file(False, "x.npz")
+        ('/tmp/c/x.npz', None)
+    """
+    if cache_dir is False:
+        return None
+    return (default_cache_dir() if cache_dir is None else Path(cache_dir)) / name
+
+
+def read_cache(owner: str, path, read):
+    """``read(arrays)`` on the ``.npz`` at ``path``; any failure means a damaged file and raises a ValueError naming it.
+
+    ``read`` may raise itself (for example when the stored settings do not match the
+    requested ones); its message ends up in the error. ``owner`` names the caller.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "bad.npz"
+        >>> _ = path.write_bytes(b"not a zip file")
+        >>> read_cache("demo", path, lambda arrays: arrays["x"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: demo: the cache file .../bad.npz is corrupt (...); delete it to regenerate
+    """
+    try:
+        with np.load(path) as cached:
+            return read(cached)
+    except Exception as exc:  # zip, pickle, key, shape or content errors: all mean a damaged file
+        raise ValueError(f"{owner}: the cache file {path} is corrupt ({exc!r}); delete it to regenerate") from exc
+
+
+def write_cache(path, **arrays) -> None:
+    """Save ``arrays`` as ``.npz`` at ``path`` atomically: to a temporary file, then renamed.
+
+    A crash mid-write never leaves a half-written cache behind, and two processes writing
+    the same file at once (two notebooks, two test workers) each rename a complete file.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "sub" / "x.npz"
+        >>> write_cache(path, x=np.arange(3))
+        >>> read_cache("demo", path, lambda arrays: arrays["x"].tolist()), [p.name for p in path.parent.iterdir()]
+        ([0, 1, 2], ['x.npz'])
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def stratified_rows(y, n: int, seed: int = 0) -> np.ndarray:
+    """The sorted row indices of a stratified draw of ``n`` of the labels ``y``: every class keeps its share.
+
+    The few-label experiments (notebooks 13, 14, 17) draw their labelled training sets with
+    it; ``seed`` picks the draw. ``n == len(y)`` gives every row. The draw is
+    :func:`sklearn.model_selection.train_test_split` with ``stratify=y``.
+
+    Raises:
+        ValueError: ``y`` is empty, or ``n`` is not an integer between the number of classes and ``len(y)``.
+
+    Example:
+        >>> y = np.repeat(np.arange(3), 10)
+        >>> rows = stratified_rows(y, 6, seed=1)
+        >>> np.bincount(y[rows]).tolist(), len(stratified_rows(y, 30))
+        ([2, 2, 2], 30)
+    """
+    from sklearn.model_selection import train_test_split
+
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) == 0:
+        raise ValueError(f"stratified_rows: `y` must be a non-empty 1-D array of labels, got shape {y.shape}")
+    classes = len(np.unique(y))
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not classes <= n <= len(y):
+        raise ValueError(f"stratified_rows: `n` must be an integer in [{classes}, {len(y)}] (one per class at least), got {n!r}")
+    if n == len(y):
+        return np.arange(len(y))
+    rows, _ = train_test_split(np.arange(len(y)), train_size=int(n), stratify=y, random_state=seed)
+    return np.sort(rows)

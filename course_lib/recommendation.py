@@ -60,10 +60,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from course_lib import _validation as check
+from course_lib.datasets import cache_file, read_cache, write_cache
 
 #: The GroupLens archives of :func:`load_movielens`.
 MOVIELENS_URLS = {
@@ -77,10 +79,6 @@ REPEAT_WINDOW = 5
 #: The range of series lengths (episodes), both ends included.
 SERIES_LENGTHS = (3, 8)
 _CACHE_FORMAT = 1
-
-
-def _default_cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "course_lib"
 
 
 # --------------------------------------------------------------------------- the log
@@ -138,12 +136,6 @@ class InteractionLog:
         return (
             f"InteractionLog({self.name!r}: {self.num_users} users, {self.num_items} items, {self.num_events} events)"
         )
-
-
-def _check_int(owner, name, value, low, high=None):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (high is not None and value > high):
-        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{owner}: `{name}` must be an integer {bound}, got {value!r}")
 
 
 def _check_probability(owner, name, value, high=1.0):
@@ -275,12 +267,12 @@ def generate_log(
         True
     """
     owner = "generate_log"
-    _check_int(owner, "num_users", num_users, 1)
-    _check_int(owner, "num_genres", num_genres, 1)
-    _check_int(owner, "num_items", num_items, 10 * num_genres)
-    _check_int(owner, "seed", seed, 0)
-    _check_int(owner, "min_length", min_length, 2)
-    _check_int(owner, "max_length", max_length, min_length)
+    check.integer(owner, "num_users", num_users, 1)
+    check.integer(owner, "num_genres", num_genres, 1)
+    check.integer(owner, "num_items", num_items, 10 * num_genres)
+    check.integer(owner, "seed", seed, 0)
+    check.integer(owner, "min_length", min_length, 2)
+    check.integer(owner, "max_length", max_length, min_length)
     _check_probability(owner, "series_fraction", series_fraction)
     _check_probability(owner, "p_repeat", p_repeat)
     _check_probability(owner, "p_continue", p_continue, 1.0 - p_repeat)
@@ -296,19 +288,18 @@ def generate_log(
     )
     text = json.dumps(settings, sort_keys=True)
     key = hashlib.sha1(text.encode()).hexdigest()[:12]
-    cache_dir = _default_cache_dir() if cache_dir is None else cache_dir
-    path = None if cache_dir is False else Path(cache_dir) / f"interactions_v{_CACHE_FORMAT}_{key}.npz"
+    path = cache_file(cache_dir, f"interactions_v{_CACHE_FORMAT}_{key}.npz")
     names = ("items", "lengths", "item_genre", "item_series", "item_position_in_series", "item_popularity")
     if path is not None and path.is_file():
-        try:
-            with np.load(path) as cached:
-                arrays = {name: cached[name] for name in names}
-                if str(cached["settings"]) != text:
-                    raise ValueError("its contents do not match the settings it was written for")
+        def read(cached):
+            arrays = {name: cached[name] for name in names}
+            if str(cached["settings"]) != text:
+                raise ValueError("its contents do not match the settings it was written for")
             if arrays["lengths"].sum() != len(arrays["items"]) or len(arrays["lengths"]) != num_users:
                 raise ValueError("its lengths do not match its items")
-        except Exception as exc:  # zip, pickle, key or content errors: all mean a damaged file
-            raise ValueError(f"{owner}: the cache file {path} is corrupt ({exc!r}); delete it to regenerate") from exc
+            return arrays
+
+        arrays = read_cache(owner, path, read)
     else:
         rng = np.random.default_rng(seed)
         genre, series, position, popularity, titles, weights, episodes = _build_catalogue(
@@ -325,10 +316,7 @@ def generate_log(
             item_position_in_series=position, item_popularity=popularity,
         )
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, settings=np.array(text), **arrays)
-            tmp.replace(path)  # never leave a half-written cache behind
+            write_cache(path, settings=np.array(text), **arrays)
     bounds = np.concatenate([[0], np.cumsum(arrays["lengths"])])
     sequences = tuple(arrays["items"][a:b].astype("int64") for a, b in zip(bounds[:-1], bounds[1:]))
     return InteractionLog(
@@ -500,7 +488,7 @@ def pad_left(sequences, max_length: int) -> np.ndarray:
         array([[0, 3, 1, 4],
                [5, 9, 2, 6]])
     """
-    _check_int("pad_left", "max_length", max_length, 1)
+    check.integer("pad_left", "max_length", max_length, 1)
     out = np.zeros((len(sequences), max_length), dtype="int64")
     for i, seq in enumerate(sequences):
         tail = np.asarray(seq, dtype="int64")[-max_length:]
@@ -529,8 +517,8 @@ def leave_one_out(log: InteractionLog, min_events: int = 3, max_length: int = 50
     """
     if not isinstance(log, InteractionLog):
         raise ValueError(f"leave_one_out: `log` must be an InteractionLog, got {type(log).__name__}")
-    _check_int("leave_one_out", "min_events", min_events, 3)
-    _check_int("leave_one_out", "max_length", max_length, 1)
+    check.integer("leave_one_out", "min_events", min_events, 3)
+    check.integer("leave_one_out", "max_length", max_length, 1)
     users = np.array([u for u, s in enumerate(log.sequences) if len(s) >= min_events], dtype="int64")
     if not len(users):
         raise ValueError(f"leave_one_out: no user of {log!r} has at least `min_events`={min_events} events")
@@ -695,8 +683,8 @@ def sampled_metrics(scores, targets, histories, num_negatives: int = 100, k: int
     owner = "sampled_metrics"
     scores, targets = _check_scores_targets(owner, scores, targets)
     num_items = scores.shape[1] - 1
-    _check_int(owner, "num_negatives", num_negatives, 1)
-    _check_int(owner, "seed", seed, 0)
+    check.integer(owner, "num_negatives", num_negatives, 1)
+    check.integer(owner, "seed", seed, 0)
     _check_k(owner, k, num_negatives + 1, "the candidates (`num_negatives` + 1)")
     rows = _as_sequences(owner, "histories", histories, num_items)
     if len(rows) != len(targets):
@@ -736,7 +724,7 @@ def popularity_scores(train_histories, num_items: int, num_rows: int | None = No
         >>> popularity_scores([np.array([1, 2, 2]), np.array([2, 3])], num_items=3)
         array([-inf,   1.,   3.,   1.])
     """
-    _check_int("popularity_scores", "num_items", num_items, 1)
+    check.integer("popularity_scores", "num_items", num_items, 1)
     rows = _as_sequences("popularity_scores", "train_histories", train_histories, num_items)
     events = np.concatenate(rows) if rows else np.zeros(0, dtype="int64")
     if not events.size:
@@ -745,7 +733,7 @@ def popularity_scores(train_histories, num_items: int, num_rows: int | None = No
     scores[0] = -np.inf
     if num_rows is None:
         return scores
-    _check_int("popularity_scores", "num_rows", num_rows, 1)
+    check.integer("popularity_scores", "num_rows", num_rows, 1)
     return np.tile(scores, (num_rows, 1))
 
 
@@ -773,7 +761,7 @@ def markov_scores(train_sequences, last_items, num_items: int, smoothing: float 
                [-inf, 0.67, 2.  , 1.33]])
     """
     owner = "markov_scores"
-    _check_int(owner, "num_items", num_items, 1)
+    check.integer(owner, "num_items", num_items, 1)
     if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not smoothing >= 0:
         raise ValueError(f"{owner}: `smoothing` must be a number >= 0, got {smoothing!r}")
     rows = _as_sequences(owner, "train_sequences", train_sequences, num_items)

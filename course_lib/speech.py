@@ -25,12 +25,14 @@ import ctypes
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import threading
 from pathlib import Path
 
 import numpy as np
+
+from course_lib import _validation as check
+from course_lib.datasets import cache_file, read_cache, write_cache
 
 #: The sample rate, in Hz, of everything this module returns by default.
 SAMPLE_RATE = 8000
@@ -159,11 +161,6 @@ def _check_voice(voice) -> None:
         raise ValueError(f"synthesize: `voice` {voice!r} has the unknown variant {variant!r}; expected one of {variants}")
 
 
-def _check_int(name, value, low, high, owner="synthesize"):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"{owner}: `{name}` must be an integer in [{low}, {high}], got {value!r}")
-
-
 def synthesize(text: str, voice: str = "en", rate: int = 175, pitch: int = 50, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Speak ``text`` with eSpeak NG and return the waveform.
 
@@ -204,8 +201,8 @@ def synthesize(text: str, voice: str = "en", rate: int = 175, pitch: int = 50, s
     if not _ALLOWED_TEXT.fullmatch(text):
         bad = sorted(set(c for c in text if not _ALLOWED_TEXT.fullmatch(c)))
         raise ValueError(f"synthesize: `text` may hold letters, digits, spaces and . , ? ! ' - only; got {bad} in {text!r}")
-    _check_int("rate", rate, *RATE_RANGE)
-    _check_int("pitch", pitch, *PITCH_RANGE)
+    check.integer("synthesize", "rate", rate, *RATE_RANGE)
+    check.integer("synthesize", "pitch", pitch, *PITCH_RANGE)
     if sample_rate not in SUPPORTED_SAMPLE_RATES or isinstance(sample_rate, bool):
         raise ValueError(f"synthesize: `sample_rate` must be one of {SUPPORTED_SAMPLE_RATES} Hz, got {sample_rate!r}")
     _check_voice(voice)
@@ -318,11 +315,6 @@ def _plan(sizes, seed, min_digits, max_digits, rates, pitches):
     return plan
 
 
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/course_lib`` or ``~/.cache/course_lib``, as :func:`course_lib.datasets.load_mnist1d` uses."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "course_lib"
-
-
 def load_spoken_digits(
     num_train: int = 1200,
     num_validation: int = 300,
@@ -364,7 +356,7 @@ def load_spoken_digits(
         pitches: pitches to draw from, each in :data:`PITCH_RANGE`.
         snr_db: signal-to-noise ratios to draw from, in dB; ``None`` for clean audio.
         sample_rate: one of :data:`SUPPORTED_SAMPLE_RATES`.
-        cache_dir: where to cache (default :func:`default_cache_dir`); ``False`` for no cache.
+        cache_dir: where to cache (default :func:`course_lib.datasets.default_cache_dir`); ``False`` for no cache.
 
     Returns:
         A :class:`SpokenDigits`; each split's ``audio`` is float32 ``(n, max_samples)``
@@ -376,10 +368,10 @@ def load_spoken_digits(
     """
     owner = "load_spoken_digits"
     for name, value in (("num_train", num_train), ("num_validation", num_validation), ("num_test", num_test)):
-        _check_int(name, value, 1, 10**6, owner)
-    _check_int("seed", seed, 0, 2**63 - 1, owner)
-    _check_int("min_digits", min_digits, 1, 10, owner)
-    _check_int("max_digits", max_digits, min_digits, 10, owner)
+        check.integer(owner, name, value, 1, 10**6)
+    check.integer(owner, "seed", seed, 0, 2**63 - 1)
+    check.integer(owner, "min_digits", min_digits, 1, 10)
+    check.integer(owner, "max_digits", max_digits, min_digits, 10)
     rates, pitches = _int_tuple("rates", rates, RATE_RANGE, owner), _int_tuple("pitches", pitches, PITCH_RANGE, owner)
     if snr_db is not None:
         try:
@@ -396,18 +388,17 @@ def load_spoken_digits(
     settings = {"format": _CACHE_FORMAT, "sizes": sizes, "seed": seed, "digits": (min_digits, max_digits), "rates": rates,
                 "pitches": pitches, "sample_rate": sample_rate, "voices": {s: _voices(s) for s in SPLIT_VOICES}}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    cache_dir = default_cache_dir() if cache_dir is None else cache_dir
-    path = None if cache_dir is False else Path(cache_dir) / f"spoken_digits_v{_CACHE_FORMAT}_{key}.npz"
+    path = cache_file(cache_dir, f"spoken_digits_v{_CACHE_FORMAT}_{key}.npz")
     expected = sum(sizes)
     if path is not None and path.is_file():
-        try:
-            with np.load(path) as cached:
-                samples, lengths, stored = cached["samples"], cached["lengths"], str(cached["settings"])
+        def read(cached):
+            samples, lengths, stored = cached["samples"], cached["lengths"], str(cached["settings"])
             if json.loads(stored) != json.loads(json.dumps(settings)) or lengths.shape != (expected,) \
                     or samples.dtype != np.int16 or lengths.min() < 1 or lengths.sum() != samples.size:
                 raise ValueError("its contents do not match the settings it was written for")
-        except Exception as exc:  # zip, key, json or shape errors: all mean a damaged file
-            raise ValueError(f"{owner}: the cache file {path} is corrupt ({exc!r}); delete it to regenerate") from exc
+            return samples, lengths
+
+        samples, lengths = read_cache(owner, path, read)
     else:
         clips = [
             np.round(synthesize(digits_to_words(t), v, int(r), int(p), sample_rate) * 32767).astype(np.int16)
@@ -417,10 +408,7 @@ def load_spoken_digits(
         samples = np.concatenate(clips)
         lengths = np.array([len(c) for c in clips], np.int64)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, samples=samples, lengths=lengths, settings=np.array(json.dumps(settings)))
-            tmp.replace(path)  # never leave a half-written cache behind
+            write_cache(path, samples=samples, lengths=lengths, settings=np.array(json.dumps(settings)))
 
     width = int(lengths.max())
     starts = np.concatenate([[0], np.cumsum(lengths)])
@@ -462,7 +450,7 @@ def _int_tuple(name, values, bounds, owner):
     if not values:
         raise ValueError(f"{owner}: `{name}` must not be empty")
     for value in values:
-        _check_int(name, value, *bounds, owner=owner)
+        check.integer(owner, name, value, *bounds)
     return tuple(int(v) for v in values)
 
 
@@ -556,11 +544,11 @@ def log_mel_spectrogram(audio, sample_rate: int = SAMPLE_RATE, frame_length: int
         (101, 40)
     """
     owner = "log_mel_spectrogram"
-    _check_int("sample_rate", sample_rate, 1, 10**6, owner)
-    _check_int("fft_length", fft_length, 2, 2**20, owner)
-    _check_int("frame_length", frame_length, 1, fft_length, owner)
-    _check_int("frame_step", frame_step, 1, 2**20, owner)
-    _check_int("num_mel_bins", num_mel_bins, 1, fft_length // 2, owner)
+    check.integer(owner, "sample_rate", sample_rate, 1, 10**6)
+    check.integer(owner, "fft_length", fft_length, 2, 2**20)
+    check.integer(owner, "frame_length", frame_length, 1, fft_length)
+    check.integer(owner, "frame_step", frame_step, 1, 2**20)
+    check.integer(owner, "num_mel_bins", num_mel_bins, 1, fft_length // 2)
     max_freq = sample_rate / 2 if max_freq is None else max_freq
     if not 0.0 <= min_freq < max_freq <= sample_rate / 2:
         raise ValueError(f"{owner}: need 0 <= `min_freq` < `max_freq` <= sample_rate / 2 = {sample_rate / 2} Hz, "

@@ -160,5 +160,5 @@ def test_a_corrupt_cached_encoder_raises_naming_the_file(tmp_path, small_recipe)
     C.pretrained_mnist1d_encoder(cache_dir=tmp_path)
     (cached,) = tmp_path.glob("mnist1d_contrastive_encoder_*.npz")
     cached.write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match=f"cached encoder {cached}.* is corrupt"):
+    with pytest.raises(ValueError, match=f"cache file {cached}.* is corrupt.*delete it"):
         C.pretrained_mnist1d_encoder(cache_dir=tmp_path)

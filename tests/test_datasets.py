@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,58 @@ def test_mnist1d_validation_split(tmp_path):
     split = load_mnist1d(num_samples=200, seed=3, cache_dir=tmp_path, validation_size=0.25)
     assert split.x_train.shape == (120, 40) and split.x_val.shape == (40, 40) and split.x_test.shape == (40, 40)
     assert set(np.unique(split.y_val)) == set(range(10))
+
+
+def test_cache_file_follows_xdg_and_can_be_switched_off(monkeypatch, tmp_path):
+    from course_lib.datasets import cache_file, default_cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "course_lib"
+    assert cache_file(None, "a.npz") == tmp_path / "course_lib" / "a.npz"
+    assert cache_file(tmp_path / "elsewhere", "a.npz") == tmp_path / "elsewhere" / "a.npz"
+    assert cache_file(False, "a.npz") is None
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "course_lib"
+
+
+def test_write_cache_is_atomic_and_read_cache_names_a_damaged_file(monkeypatch, tmp_path):
+    from course_lib.datasets import read_cache, write_cache
+
+    path = tmp_path / "deep" / "x.npz"
+    write_cache(path, x=np.arange(4), y=np.ones(2))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["x.npz"]  # no temporary file left behind
+    assert read_cache("demo", path, lambda arrays: arrays["x"].sum()) == 6
+
+    def refuse(arrays):
+        raise ValueError("its settings differ")
+
+    with pytest.raises(ValueError, match=r"demo: the cache file .*x\.npz is corrupt .*its settings differ.*delete it"):
+        read_cache("demo", path, refuse)
+    with pytest.raises(ValueError, match=r"the cache file .*x\.npz is corrupt .*KeyError"):
+        read_cache("demo", path, lambda arrays: arrays["missing"])
+
+    def crash(file, **arrays):  # a crash mid-write: the old file must survive intact
+        Path(file).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(OSError, match="disk full"):
+        write_cache(path, x=np.zeros(4))
+    monkeypatch.undo()
+    assert read_cache("demo", path, lambda arrays: arrays["x"].tolist()) == [0, 1, 2, 3]
+
+
+def test_stratified_rows_keep_every_class_share_and_refuse_impossible_sizes():
+    from course_lib.datasets import load_mnist1d, stratified_rows
+
+    y = load_mnist1d(cache_dir=False, validation_size=0.2).y_train
+    rows = stratified_rows(y, 40, seed=3)
+    assert len(rows) == 40 and len(set(rows)) == 40 and (np.diff(rows) > 0).all()
+    assert np.bincount(y[rows], minlength=10).tolist() == [4] * 10  # MNIST-1D's classes are balanced
+    assert not np.array_equal(rows, stratified_rows(y, 40, seed=4)) and np.array_equal(rows, stratified_rows(y, 40, seed=3))
+    np.testing.assert_array_equal(stratified_rows(y, len(y)), np.arange(len(y)))
+    for bad in (9, len(y) + 1, 2.5, True):
+        with pytest.raises(ValueError, match=rf"stratified_rows: `n` must be an integer in \[10, {len(y)}\].*got {bad!r}"):
+            stratified_rows(y, bad)
+    with pytest.raises(ValueError, match="`y` must be a non-empty 1-D array"):
+        stratified_rows([], 1)

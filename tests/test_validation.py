@@ -81,3 +81,16 @@ def test_symbolic_inputs_pass_the_check():
 def test_large_negative_fits_the_dtype():
     assert np.isfinite(np.float16(check.large_negative("float16")))
     assert check.large_negative("float32") == check.large_negative("bfloat16") == -1e9
+
+
+@pytest.mark.parametrize("value, low, high, expected", [
+    (3, 1, 5, None), (np.int64(1), 1, None, None), (0, 1, None, ">= 1"), (6, 1, 5, r"in \[1, 5\]"),
+    (True, 0, 5, r"in \[0, 5\]"), (2.0, 0, 5, r"in \[0, 5\]"), ("3", 0, None, ">= 0"),
+])
+def test_integer_names_the_argument_the_bounds_and_the_value(value, low, high, expected):
+    if expected is None:
+        assert check.integer("owner", "n", value, low, high) == int(value)
+        assert type(check.integer("owner", "n", value, low, high)) is int
+    else:
+        with pytest.raises(ValueError, match=rf"owner: `n` must be an integer {expected}, got {value!r}"):
+            check.integer("owner", "n", value, low, high)
