@@ -216,6 +216,24 @@ COURSE: tuple[Notebook, ...] = (
         "full vs sampled softmax; item embeddings by genre; MovieLens on Colab.",
         teaches=("recommendation", "sequence_recommender"),
     ),
+    Notebook(
+        "17",
+        "faq_encoder_decoder_and_fine_tuning",
+        "FAQ Q1–Q2: encoder vs decoder, and what fine-tuning saves",
+        ("Q1", "Q2"),
+        "One Transformer block used three ways (encoder, decoder, encoder–decoder), masks drawn and causality checked; "
+        "pretrained vs from scratch at several label budgets, accuracy against compute, with the pretraining's cost "
+        "counted and a far-off source that does not pay.",
+    ),
+    Notebook(
+        "18",
+        "faq_relu_and_choosing_parameters",
+        "FAQ Q3–Q4: ReLU and vanishing gradients, and choosing parameters",
+        ("Q3", "Q4"),
+        "The gradient reaching each layer of a 20-layer stack with sigmoid, tanh and ReLU; dead ReLUs and the remedies "
+        "measured; a Keras model in scikit-learn's grid search, refit and tested once; nested cross-validation shows "
+        "how optimistic the best inner score is; which family for which data, from what the course measured.",
+    ),
 )
 
 
