@@ -89,6 +89,13 @@ class MultiHeadAttention(check.ChecksInputs, keras.layers.Layer):
     ``(num_heads, key_dim)``, output kernel ``(num_heads, value_dim, d_model)``), in the
     same order, so ``set_weights`` moves weights between the two.
 
+    When the caller does not ask for the weights (``return_attention_scores=False``, and
+    no attention dropout while training) and keys and values have one head size, the
+    layer computes the same numbers with ``keras.ops.dot_product_attention``, which a
+    backend may run as one fused kernel (flash attention on a GPU, PyTorch's fused CPU
+    kernel); a query that sees no key still gets a zero output. With the weights asked
+    for, it runs :func:`scaled_dot_product_attention`, the formula.
+
     Args:
         num_heads: number of heads.
         key_dim: size of each head's queries and keys.
@@ -174,10 +181,36 @@ class MultiHeadAttention(check.ChecksInputs, keras.layers.Layer):
         query, key, value = (
             check.numeric_input(owner, x, self.compute_dtype, name) for name, x in (("query", query), ("key", key), ("value", value))
         )
+        if not return_attention_scores and (not self.dropout or not training) and self.value_dim == self.key_dim:
+            # the weights are not needed: one fused kernel (JAX's wants one head size for keys and values)
+            return self._fused(query, key, value, mask)
         q = self._project(query, self.query_kernel, self.query_bias)
         keys, values = self.project_keys_values(key, value)
         output, weights = self._attend_heads(q, keys, values, mask, training)
         return (output, weights) if return_attention_scores else output
+
+    def _fused(self, query, key, value, mask):
+        """The same attention through ``keras.ops.dot_product_attention``: no (Tq, Tk) weights are
+        handed back, so the backend may fuse the softmax (flash attention on GPUs, PyTorch's fused
+        CPU kernel) and the heads stay in ``(batch, steps, heads, size)`` order, which saves the
+        transposes into and out of ``(batch, heads, steps, size)``."""
+
+        def project(x, kernel, bias):
+            heads = ops.einsum("btd,dhk->bthk", x, kernel)
+            return heads if bias is None else heads + bias
+
+        q = project(query, self.query_kernel, self.query_bias)
+        k = project(key, self.key_kernel, self.key_bias)
+        v = project(value, self.value_kernel, self.value_bias)
+        seen = None
+        if mask is not None:
+            seen = ops.any(mask, axis=-1, keepdims=True)  # (batch, 1, Tq, 1): does the query see any key?
+            mask = ops.logical_or(mask, ops.logical_not(seen))  # blind rows attend everywhere (no NaN), zeroed below
+        context = ops.dot_product_attention(q, k, v, mask=mask)  # (batch, Tq, heads, value_dim)
+        if seen is not None:
+            context = ops.where(ops.transpose(seen, (0, 2, 1, 3)), context, ops.zeros_like(context))
+        output = ops.einsum("bthv,hvd->btd", context, self.output_kernel)
+        return output if self.output_bias is None else output + self.output_bias
 
     def project_keys_values(self, key, value=None):
         """Each head's keys and values, ``(batch, num_heads, steps, key_dim / value_dim)``.

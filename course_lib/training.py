@@ -54,7 +54,7 @@ class Restartable:
         model: a compiled ``keras.Model``.
 
     Raises:
-        ValueError: ``model`` is not compiled.
+        ValueError: ``model`` is not compiled, or its optimizer has already taken steps.
 
     Example:
         >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
@@ -74,6 +74,12 @@ class Restartable:
             raise ValueError(f"Restartable: `model` must be a compiled keras.Model, got {model!r} (call model.compile first)")
         import keras
 
+        steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        if steps:
+            raise ValueError(
+                f"Restartable: `model`'s optimizer has already taken {steps} steps; its state is what a restart goes back "
+                "to, so wrap the model right after model.compile, before it trains"
+            )
         self.model = model
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)

@@ -125,11 +125,13 @@ class TransformerEncoderBlock(_Block):
         scores = []
 
         def attend(h):
-            out, weights = self.attention(
+            out = self.attention(
                 h, query_mask=mask, value_mask=mask, attention_mask=attention_mask, use_causal_mask=use_causal_mask,
-                return_attention_scores=True, training=training,
+                return_attention_scores=return_attention_scores, training=training,
             )
-            scores.append(weights)
+            if return_attention_scores:  # only then: without the weights, attention runs as one fused kernel
+                out, weights = out
+                scores.append(weights)
             return out
 
         x = _Sublayers.residual(x, attend, self.attention_norm, self.dropout_layer, self.norm_first, training)
@@ -253,8 +255,11 @@ class TransformerEncoder(check.ChecksInputs, keras.layers.Layer):
         x = self.dropout_layer(self.position(x), training=training)
         scores = []
         for block in self.blocks:
-            x, weights = block(x, mask=mask, training=training, return_attention_scores=True)
-            scores.append(weights)
+            if return_attention_scores:
+                x, weights = block(x, mask=mask, training=training, return_attention_scores=True)
+                scores.append(weights)
+            else:
+                x = block(x, mask=mask, training=training)
         if self.final_norm is not None:
             x = self.final_norm(x)
         x = self._pool(x, mask)
@@ -350,10 +355,13 @@ class TransformerDecoderBlock(_Block):
             return self.self_attention(h, query_mask=mask, value_mask=mask, use_causal_mask=True, training=training)
 
         def cross_attend(h):
-            out, weights = self.cross_attention(
-                h, context, query_mask=mask, value_mask=context_mask, return_attention_scores=True, training=training
+            out = self.cross_attention(
+                h, context, query_mask=mask, value_mask=context_mask, return_attention_scores=return_attention_scores,
+                training=training,
             )
-            cross.append(weights)
+            if return_attention_scores:
+                out, weights = out
+                cross.append(weights)
             return out
 
         residual = lambda h, sublayer, norm: _Sublayers.residual(h, sublayer, norm, self.dropout_layer, self.norm_first, training)

@@ -82,6 +82,26 @@ def test_projected_keys_and_values_attended_equal_the_layer():
     np.testing.assert_allclose(to_np(weights), to_np(expected_weights), atol=1e-6)
 
 
+@pytest.mark.parametrize("masks", ["none", "padding", "blind rows", "causal"])
+def test_fused_path_equals_the_formula(masks):
+    """Without the weights asked for, the layer calls ops.dot_product_attention (``_fused``): the
+    same numbers as the formula, also where a query sees no key (zeros, not NaN or an average)."""
+    mha = MultiHeadAttention(num_heads=2, key_dim=4)
+    query, context = randn(3, 4, 8), randn(3, 6, 8)
+    kwargs = {}
+    if masks == "padding":
+        kwargs = dict(value_mask=np.array([[1] * 6, [1] * 3 + [0] * 3, [1] + [0] * 5], bool))
+    elif masks == "blind rows":
+        kwargs = dict(attention_mask=np.concatenate([np.ones((3, 2, 6), bool), np.zeros((3, 2, 6), bool)], axis=1))
+    elif masks == "causal":
+        kwargs = dict(use_causal_mask=True)
+    formula, _ = mha(query, context, return_attention_scores=True, **kwargs)
+    fused = mha(query, context, **kwargs)
+    np.testing.assert_allclose(to_np(fused), to_np(formula), atol=1e-5)
+    if masks == "blind rows":
+        np.testing.assert_array_equal(to_np(fused)[:, 2:], np.broadcast_to(to_np(mha.output_bias), (3, 2, 8)))
+
+
 def test_multi_head_attention_masks_equal_keras():
     ours, theirs, query, _ = _pair(dims=(16, 16))
     mask = np.ones((3, 5, 5), bool)

@@ -76,3 +76,14 @@ def test_restart_sets_a_learning_rate_for_one_run_and_refuses_an_uncompiled_mode
         np.testing.assert_array_equal(ours, theirs)
     with pytest.raises(ValueError, match="Restartable: `model` must be a compiled keras.Model"):
         Restartable(_regression(0))
+
+
+def test_restartable_refuses_a_model_that_has_trained():
+    """Its optimizer's state is what every restart goes back to: after training that would be a mid-run Adam state."""
+    from course_lib.training import Restartable
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.1), loss="mse")
+    model.fit(np.ones((8, 3)), np.ones((8, 1)), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="already taken 1 steps"):
+        Restartable(model)
