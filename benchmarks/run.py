@@ -22,8 +22,14 @@ repeat runs every peer once, in turn) so that a busy machine slows them all alik
    the same tokens (checked here too). Reported: seconds per batch for each output
    length and the speed-up.
 
-    python benchmarks/run.py            # full: the numbers in benchmarks/README.md
-    python benchmarks/run.py --fast     # a smoke run (seconds): what the test suite runs
+On TensorFlow the Transformer race also runs ours and KerasHub's compiled with XLA
+(``jit_compile=True``; Keras leaves XLA off on a CPU-only machine by default), and the
+inference latency of one request (batch 1, the compiled predict function; PyTorch without gradients) for each encoder.
+
+    python benchmarks/run.py                        # full: prints the tables
+    python benchmarks/run.py --readme               # ... and writes them into benchmarks/README.md
+    KERAS_BACKEND=jax python benchmarks/run.py --readme   # the JAX section of the README
+    python benchmarks/run.py --fast                 # a smoke run (seconds): what the test suite runs
 
 Peers that are not installed (PyTorch, KerasHub) are reported as such and skipped.
 ``--json FILE`` writes the results for other tools.
@@ -32,9 +38,12 @@ Peers that are not installed (PyTorch, KerasHub) are reported as such and skippe
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib.metadata
 import importlib.util
 import json
 import os
+import platform
 import statistics
 import sys
 import time
@@ -46,10 +55,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from course_lib.timing import race as interleaved  # noqa: E402
+
+README = Path(__file__).resolve().parent / "README.md"
+
 FULL = dict(batch=32, length=64, width=128, heads=4, hidden=512, layers=2, features=16, steps=10, repeats=9, rnn_units=128,
-            decode_lengths=(8, 16, 32, 64), decode_repeats=3)
+            decode_lengths=(8, 16, 32, 64), decode_repeats=3, requests=20)
 FAST = dict(batch=8, length=16, width=32, heads=4, hidden=64, layers=2, features=4, steps=2, repeats=2, rnn_units=16,
-            decode_lengths=(2, 4), decode_repeats=1)
+            decode_lengths=(2, 4), decode_repeats=1, requests=2)
 
 
 def matmul_flops_per_second(size: int = 1024, repeats: int = 5) -> float:
@@ -74,26 +87,36 @@ def transformer_training_flops(c) -> float:
     return 3 * (c["layers"] * (projections + attention) + embed)
 
 
-def keras_step(model, x, y):
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
+def keras_step(model, x, y, jit_compile="auto"):
+    """A function running ``steps`` training steps of ``model``, and one answering a request."""
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse", jit_compile=jit_compile)
     model.train_on_batch(x, y)  # trace and warm up
 
     def run(steps):
         for _ in range(steps):
             model.train_on_batch(x, y)
 
+    one = x[:1]
+    model.predict_on_batch(x)
+
+    def request():  # the compiled predict function (a direct model(x) call runs eagerly: tens of ms of overhead)
+        model.predict_on_batch(one)
+
+    def forward():  # the forward pass of a training batch alone: with run(), where a step's time goes
+        model.predict_on_batch(x)
+
+    run.request, run.forward = request, forward
     return run
 
 
-def course_lib_transformer(c, x, y):
+def course_lib_model(c, x):
     from course_lib.transformer import TransformerEncoder
 
     encoder = TransformerEncoder(c["layers"], c["heads"], c["hidden"], c["width"], max_length=c["length"], pooling="mean")
-    model = keras.Sequential([keras.Input(x.shape[1:]), encoder, keras.layers.Dense(1)])
-    return keras_step(model, x, y)
+    return keras.Sequential([keras.Input(x.shape[1:]), encoder, keras.layers.Dense(1)])
 
 
-def keras_hub_transformer(c, x, y):
+def keras_hub_model(c, x):
     import keras_hub
 
     inputs = keras.Input(x.shape[1:])
@@ -102,7 +125,15 @@ def keras_hub_transformer(c, x, y):
     for _ in range(c["layers"]):
         h = keras_hub.layers.TransformerEncoder(intermediate_dim=c["hidden"], num_heads=c["heads"])(h)
     outputs = keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(h))
-    return keras_step(keras.Model(inputs, outputs), x, y)
+    return keras.Model(inputs, outputs)
+
+
+def course_lib_transformer(c, x, y, jit_compile="auto"):
+    return keras_step(course_lib_model(c, x), x, y, jit_compile)
+
+
+def keras_hub_transformer(c, x, y, jit_compile="auto"):
+    return keras_step(keras_hub_model(c, x), x, y, jit_compile)
 
 
 def torch_transformer(c, x, y):
@@ -133,6 +164,13 @@ def torch_transformer(c, x, y):
         for _ in range(steps):
             step()
 
+    one = tx[:1]
+
+    def infer(batch):
+        with torch.no_grad():
+            model["head"](model["encoder"](model["embed"](batch)).mean(dim=1)).numpy()
+
+    run.request, run.forward = (lambda: infer(one)), (lambda: infer(tx))
     return run
 
 
@@ -177,67 +215,148 @@ def decoding(c) -> dict:
     return results
 
 
-def race(runners: dict, c) -> tuple[dict, dict]:
-    """Median samples per second of each runner, timed interleaved, and each runner's speed
-    relative to the first, as the median of the per-repeat ratios (robust to load that drifts)."""
-    times = {name: [] for name in runners}
-    for _ in range(c["repeats"]):
-        for name, run in runners.items():
-            start = time.perf_counter()
-            run(c["steps"])
-            times[name].append(time.perf_counter() - start)
-    first = next(iter(times.values()))
-    rates = {name: c["batch"] * c["steps"] / statistics.median(t) for name, t in times.items()}
-    ratios = {name: statistics.median(a / b for a, b in zip(first, t)) for name, t in times.items()}
-    return rates, ratios
+def race(runners: dict, c) -> tuple[dict, dict, dict]:
+    """Median samples per second of each runner, timed interleaved (``course_lib.timing.race``),
+    each runner's speed relative to the first as the median of the per-repeat ratios (robust to
+    load that drifts), and the smallest and largest per-repeat ratio."""
+    result = interleaved({name: (lambda run=run: run(c["steps"])) for name, run in runners.items()}, repeats=c["repeats"], warmup=0)
+    first = next(iter(runners))
+    rates = {name: c["batch"] * c["steps"] / result.median(name) for name in runners}
+    return rates, {name: result.speedup(name, over=first) for name in runners}, {name: result.spread(name, over=first) for name in runners}
+
+
+def latency(runners: dict, c) -> tuple[dict, dict, dict]:
+    """Milliseconds per request (batch 1, no gradient; Keras' compiled predict function), the speed
+    relative to the first, and milliseconds of the forward pass alone on a training batch."""
+    contenders = {}
+    for name, run in runners.items():  # a request takes milliseconds: time c["requests"] of them per repeat
+        contenders[name] = lambda run=run: [run.request() for _ in range(c["requests"])]
+        contenders[name + " (forward, training batch)"] = run.forward
+    result = interleaved(contenders, repeats=c["repeats"], warmup=2)
+    first = next(iter(runners))
+    return ({name: 1000 * result.median(name) / c["requests"] for name in runners},
+            {name: result.speedup(name, over=first) for name in runners},
+            {name: 1000 * result.median(name + " (forward, training batch)") for name in runners})
+
+
+def machine_description() -> str:
+    """CPU model, cores, memory and the library versions, for the README."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    versions = []
+    for name in ("keras", "tensorflow", "jax", "keras-hub", "torch"):
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return f"{cpu}, {os.cpu_count()} CPU threads{memory}; {', '.join(versions)}"
+
+
+def report(results: dict) -> str:
+    """The results as Markdown tables: what run.py prints and what --readme writes."""
+    c, machine = results["config"], results["matmul_flops_per_second"]
+    flops = transformer_training_flops(c)
+    lines = [
+        f"Backend **{results['backend']}**, measured {results['date']} on {results['machine']}. "
+        f"Training: {c['repeats']} interleaved repeats of {c['steps']} steps, medians; *peer / ours* is the median of the "
+        f"per-repeat speed ratios (above 1: the peer is faster), with the smallest and largest per-repeat ratio.",
+        "",
+        f"| Transformer encoder, training | samples/s | peer / ours | per-repeat range | % of measured matmul rate ({machine / 1e9:.1f} GFLOP/s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, rate in results["transformer"].items():
+        low, high = results["transformer_spread"][name]
+        lines.append(f"| {name} | {rate:.1f} | {results['transformer_ratio'][name]:.2f} | {low:.2f}-{high:.2f} | "
+                     f"{100 * rate * flops / c['batch'] / machine:.1f} % |")
+    lines += [f"| {name} | skipped | | | |" for name in results["skipped"]]
+    lines += ["", f"| inference (Keras: predict_on_batch; PyTorch: no_grad) | one request (batch 1), ms | peer / ours | "
+              f"forward of a training batch, ms | forward / training step |", "|---|---:|---:|---:|---:|"]
+    for name, ms in results["latency"].items():
+        step_ms = 1000 * c["batch"] / results["transformer"][name]
+        lines.append(f"| {name} | {ms:.2f} | {results['latency_ratio'][name]:.2f} | {results['forward_ms'][name]:.1f} | "
+                     f"{results['forward_ms'][name] / step_ms:.2f} |")
+    lines += ["", "| recurrent layer, training | samples/s | peer / ours |", "|---|---:|---:|"]
+    for name, rate in results["rnn"].items():
+        lines.append(f"| {name} | {rate:.1f} | {results['rnn_ratio'][name]:.2f} |")
+    lines += ["", f"| greedy decoding, batch {c['batch']} | rerun the prefix (s) | key-value cache (s) | speed-up |",
+              "|---|---:|---:|---:|"]
+    for length, row in results["decoding"].items():
+        lines.append(f"| {length} output tokens | {row['uncached']:.3f} | {row['cached']:.3f} | {row['speedup']:.1f}x |")
+    return "\n".join(lines)
+
+
+def readme_markers(backend: str) -> tuple[str, str]:
+    return (f"<!-- results:{backend}:begin (written by benchmarks/run.py --readme; do not edit by hand) -->",
+            f"<!-- results:{backend}:end -->")
+
+
+def write_readme(results: dict, path: Path = README) -> None:
+    """Replace the backend's block of results in the README by this run's tables."""
+    begin, end = readme_markers(results["backend"])
+    text = path.read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        raise ValueError(f"{path} has no block between {begin!r} and {end!r}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{report(results)}\n{end}{tail}", encoding="utf-8")
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fast", action="store_true", help="tiny sizes and few repeats: a smoke run")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--readme", nargs="?", type=Path, const=README, default=None,
+                        help="write the tables into this README's block for the backend (default benchmarks/README.md)")
     args = parser.parse_args(argv)
     c = FAST if args.fast else FULL
     keras.utils.set_random_seed(0)
+    backend = keras.backend.backend()
 
     x = np.random.default_rng(0).normal(size=(c["batch"], c["length"], c["features"])).astype("float32")
     y = np.random.default_rng(1).normal(size=(c["batch"], 1)).astype("float32")
     peers = {"course_lib TransformerEncoder": course_lib_transformer}
     missing = []
-    for name, module, make in (("keras_hub TransformerEncoder", "keras_hub", keras_hub_transformer), ("torch TransformerEncoderLayer", "torch", torch_transformer)):
-        if importlib.util.find_spec(module) is None:
-            missing.append(f"{name} ({module} not installed)")
-        else:
-            peers[name] = make
+    hub = importlib.util.find_spec("keras_hub") is not None
+    if hub:
+        peers["keras_hub TransformerEncoder"] = keras_hub_transformer
+    else:
+        missing.append("keras_hub TransformerEncoder (keras_hub not installed)")
+    if backend == "tensorflow":  # XLA: off by default on a CPU-only TensorFlow, always on with JAX
+        peers["course_lib, jit_compile=True"] = lambda c, x, y: course_lib_transformer(c, x, y, jit_compile=True)
+        if hub:
+            peers["keras_hub, jit_compile=True"] = lambda c, x, y: keras_hub_transformer(c, x, y, jit_compile=True)
+    if importlib.util.find_spec("torch") is None:
+        missing.append("torch TransformerEncoderLayer (torch not installed)")
+    else:
+        peers["torch TransformerEncoderLayer"] = torch_transformer
     runners = {name: make(c, x, y) for name, make in peers.items()}
     size = 256 if args.fast else 1024
     machine = matmul_flops_per_second(size)
-    transformer, transformer_ratio = race(runners, c)
-    rnn, rnn_ratio = race(rnn_peers(c), c)
+    transformer, transformer_ratio, transformer_spread = race(runners, c)
+    request_ms, request_ratio, forward_ms = latency(runners, c)
+    rnn, rnn_ratio, _ = race(rnn_peers(c), c)
     machine = max(machine, matmul_flops_per_second(size))  # before and after: the less disturbed one
     decode = decoding(c)
-
-    flops = transformer_training_flops(c)
-    print(f"backend {keras.backend.backend()}, {os.cpu_count()} CPU threads; measured matmul rate {machine / 1e9:.1f} GFLOP/s")
-    print(f"config: {json.dumps({k: c[k] for k in ('batch', 'length', 'width', 'heads', 'hidden', 'layers')})}; "
-          f"{c['repeats']} interleaved repeats of {c['steps']} training steps; medians\n")
-    print(f"{'Transformer encoder, training':<32}{'samples/s':>12}{'peer / ours':>13}{'% of matmul peak':>18}")
-    for name, rate in transformer.items():
-        print(f"{name:<32}{rate:>12.1f}{transformer_ratio[name]:>13.2f}{100 * rate * flops / c['batch'] / machine:>17.1f}%")
-    for name in missing:
-        print(f"{name:<32}{'skipped':>12}")
-    print(f"\n{'Recurrent layer, training':<32}{'samples/s':>12}{'peer / ours':>13}")
-    for name, rate in rnn.items():
-        print(f"{name:<32}{rate:>12.1f}{rnn_ratio[name]:>13.2f}")
-    print(f"\n{'Greedy decoding, batch ' + str(c['batch']):<32}{'uncached s':>12}{'cached s':>12}{'speed-up':>10}")
-    for length, row in decode.items():
-        print(f"{str(length) + ' output tokens':<32}{row['uncached']:>12.3f}{row['cached']:>12.3f}{row['speedup']:>9.1f}x")
     results = {
+        "backend": backend, "date": datetime.date.today().isoformat(), "machine": machine_description(),
         "config": c, "matmul_flops_per_second": machine, "transformer": transformer, "transformer_ratio": transformer_ratio,
+        "transformer_spread": transformer_spread, "latency": request_ms, "latency_ratio": request_ratio, "forward_ms": forward_ms,
         "rnn": rnn, "rnn_ratio": rnn_ratio, "decoding": decode, "skipped": missing,
     }
+    print(report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    if args.readme:
+        write_readme(results, args.readme)
     return results
 
 

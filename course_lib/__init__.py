@@ -32,7 +32,7 @@ __version__ = "0.1.0"
 _LAZY_SUBMODULES = (
     "attention", "contrastive", "course", "ctc", "datasets", "encoders", "env", "evaluation", "finetuning", "formulas", "plots",
     "positional", "pretraining", "recommendation", "recurrent", "seq2seq", "sequence_recommender", "speech", "speech_encoder",
-    "training", "transformer", "translation",
+    "timing", "training", "transformer", "translation",
 )
 _LAZY_ATTRIBUTES = {
     "DenseEncoder": "encoders",

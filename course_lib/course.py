@@ -234,6 +234,25 @@ COURSE: tuple[Notebook, ...] = (
         "measured; a Keras model in scikit-learn's grid search, refit and tested once; nested cross-validation shows "
         "how optimistic the best inner score is; which family for which data, from what the course measured.",
     ),
+    Notebook(
+        "19",
+        "training_at_scale",
+        "Training at scale: input pipelines, mixed precision, XLA and data parallelism",
+        ("§8",),
+        "One encoder's training step made faster, each step timed against the plain one in the same run: a Python "
+        "generator vs tf.data, float32 vs mixed_bfloat16, graph vs XLA, and data parallelism on tf.distribute that "
+        "gives one device's result.",
+        teaches=("timing",),
+    ),
+    Notebook(
+        "20",
+        "serving_and_long_sequences",
+        "Serving: long sequences, the key-value cache, export and int8",
+        ("§8",),
+        "Attention's fused kernel against the formula as sequences grow; the key-value cache's speed-up against output "
+        "length; an encoder exported to a SavedModel and LiteRT, outputs compared and latency per request measured; "
+        "int8 quantisation's size, speed and accuracy.",
+    ),
 )
 
 
