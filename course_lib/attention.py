@@ -154,8 +154,13 @@ class MultiHeadAttention(check.ChecksInputs, keras.layers.Layer):
         )
         self.output_bias = self.add_weight(name="output_bias", shape=(output_dim,), initializer="zeros") if self.use_bias else None
 
-    def _project(self, x, kernel, bias):
-        heads = ops.einsum("btd,dhk->bhtk", x, kernel)  # (batch, heads, steps, head size)
+    def _project(self, x, kernel, bias, heads_first=True):
+        """Each head's projection: ``(batch, heads, steps, size)``, or ``(batch, steps, heads, size)``
+        with ``heads_first=False`` (the order ``ops.dot_product_attention`` takes)."""
+        if not heads_first:
+            heads = ops.einsum("btd,dhk->bthk", x, kernel)
+            return heads if bias is None else heads + bias
+        heads = ops.einsum("btd,dhk->bhtk", x, kernel)
         return heads if bias is None else heads + ops.expand_dims(bias, 1)
 
     def call(
@@ -194,14 +199,9 @@ class MultiHeadAttention(check.ChecksInputs, keras.layers.Layer):
         handed back, so the backend may fuse the softmax (flash attention on GPUs, PyTorch's fused
         CPU kernel) and the heads stay in ``(batch, steps, heads, size)`` order, which saves the
         transposes into and out of ``(batch, heads, steps, size)``."""
-
-        def project(x, kernel, bias):
-            heads = ops.einsum("btd,dhk->bthk", x, kernel)
-            return heads if bias is None else heads + bias
-
-        q = project(query, self.query_kernel, self.query_bias)
-        k = project(key, self.key_kernel, self.key_bias)
-        v = project(value, self.value_kernel, self.value_bias)
+        q = self._project(query, self.query_kernel, self.query_bias, heads_first=False)
+        k = self._project(key, self.key_kernel, self.key_bias, heads_first=False)
+        v = self._project(value, self.value_kernel, self.value_bias, heads_first=False)
         seen = None
         if mask is not None:
             seen = ops.any(mask, axis=-1, keepdims=True)  # (batch, 1, Tq, 1): does the query see any key?
