@@ -216,20 +216,57 @@ def draw_unrolled_rnn(steps: int = 4, ax=None, input_label: str = "x", state_lab
 _CJK_FAMILIES = (
     "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
     "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS", "AR PL UMing CN",
+    "Noto Sans CJK JP",  # the font the course installs (below): last, so that a Simplified Chinese one wins
 )
+
+#: The course's own CJK font: Noto Sans CJK (SIL Open Font License 1.1), shipped on PyPI by
+#: ``notojp-matplotlib`` (requirements.txt) for Linux, macOS, Windows and Colab alike.
+COURSE_FONT_PACKAGE = "notojp-matplotlib"
+_COURSE_FONT_FILE = ("notojp_matplotlib", "fonts", "NotoSansCJKjp-Regular.otf")
+
+
+def course_font_file():
+    """The path of the CJK font file the course installs, or None where its package is missing.
+
+    The package is found without being imported: importing it would also switch every
+    plot's default font, which the course leaves to the learner.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec(_COURSE_FONT_FILE[0])
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations)), *_COURSE_FONT_FILE[1:])
+    return path if path.is_file() else None
+
+
+def _register_course_font() -> None:
+    from matplotlib import font_manager
+
+    path = course_font_file()
+    if path is not None and str(path) not in {f.fname for f in font_manager.fontManager.ttflist}:
+        font_manager.fontManager.addfont(str(path))
 
 
 def font_for(text: str):
     """The name of an installed font that can draw every character of ``text``, or None.
 
     Matplotlib's default font has no Chinese characters; this looks for a CJK font
-    among those installed (Noto Sans CJK, WenQuanYi, SimHei, PingFang, ...).
+    among those installed (Noto Sans CJK, WenQuanYi, SimHei, PingFang, ...), after
+    registering the one the course installs (:func:`course_font_file`). Use it for
+    Chinese labels in your own plots: ``ax.set_title("注意力图", fontfamily=font_for("注意力图"))``.
+
+    Noto Sans CJK JP, the course's font, covers every Chinese character; for a few of them
+    it draws the Japanese form of the glyph. Where a Simplified Chinese font is installed
+    (Noto Sans CJK SC, PingFang SC, Microsoft YaHei, ...), that one is chosen first.
     """
     from matplotlib import font_manager
 
     needed = {ord(c) for c in text}
     if all(c < 0x250 for c in needed):
         return font_manager.FontProperties().get_name()
+    _register_course_font()
     installed = {f.name: f.fname for f in font_manager.fontManager.ttflist}
     for family in _CJK_FAMILIES:
         if family in installed:
@@ -251,7 +288,8 @@ def plot_alignment(weights, source_tokens, target_tokens, ax=None, title: str | 
         weights: ``(len(target_tokens), len(source_tokens))`` attention weights.
         source_tokens, target_tokens: the tick labels.
         fallback_labels: optional dict token → ASCII label (e.g. pinyin) used for target
-            tokens when no installed font can draw them.
+            tokens when no installed font can draw them (the course installs one, see
+            :func:`font_for`; the fallback is for a machine where that install was skipped).
     """
     plt = _plt()
     weights = np.asarray(weights)
@@ -269,6 +307,8 @@ def plot_alignment(weights, source_tokens, target_tokens, ax=None, title: str | 
         ax.set_yticks(range(expected[0]), labels)
     else:
         ax.set_yticks(range(expected[0]), labels, fontfamily=font)
+    ax.set_xlabel("input token (attended to)", fontsize=8)
+    ax.set_ylabel("output token", fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
     return ax.figure

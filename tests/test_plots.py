@@ -48,15 +48,43 @@ def test_draw_encoder_decoder_returns_figure():
     assert "h" in [t.get_text() for t in fig.axes[0].texts]
 
 
-def test_plot_alignment_labels_and_font_fallback():
+def test_plot_alignment_labels_and_font_fallback(monkeypatch):
     weights = np.full((2, 3), 1 / 3)
     fig = plots.plot_alignment(weights, ["a", "b", "c"], ["x", "y"], title="t")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("input token (attended to)", "output token")
     fig = plots.plot_alignment(weights[:1], ["a", "b", "c"], ["年"], fallback_labels={"年": "nian"})
-    label = fig.axes[0].get_yticklabels()[0].get_text()
-    assert label == ("年" if plots.font_for("年") else "nian")
+    assert fig.axes[0].get_yticklabels()[0].get_text() == "年"
+    assert fig.axes[0].get_yticklabels()[0].get_fontname() == plots.font_for("年")
+    monkeypatch.setattr(plots, "font_for", lambda text: None)  # a machine without any CJK font
+    fig = plots.plot_alignment(weights[:1], ["a", "b", "c"], ["年"], fallback_labels={"年": "nian"})
+    assert fig.axes[0].get_yticklabels()[0].get_text() == "nian"
+    fig = plots.plot_alignment(weights[:1], ["a", "b", "c"], ["年"])
+    assert fig.axes[0].get_yticklabels()[0].get_text() == "\\u5e74", "no fallback given: the code point, not a missing glyph"
+
+
+def test_the_course_installs_a_free_cjk_font_that_draws_chinese():
+    """requirements.txt brings Noto Sans CJK (OFL) on every platform; font_for finds it without importing its package."""
+    import sys
+    import warnings
+
+    from matplotlib import font_manager
+
+    path = plots.course_font_file()
+    assert path is not None, f"install {plots.COURSE_FONT_PACKAGE} (requirements.txt): no CJK font for the plots"
+    assert "SIL Open Font License" in (path.parent / "LICENSE").read_text(encoding="utf-8")
+    text = "二〇二一年三月五日，星期五。编码器与自注意力"
+    family = plots.font_for(text)
+    assert family is not None and family in plots._CJK_FAMILIES
+    assert "notojp_matplotlib" not in sys.modules, "importing the font's package would change every plot's default font"
+    fig, ax = plots._plt().subplots()
+    ax.set_title(text, fontfamily=family)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font" for a character it cannot draw
+        fig.canvas.draw()
+    assert font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
 
 
 def test_draw_unrolled_rnn_one_box_per_step():

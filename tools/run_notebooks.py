@@ -9,7 +9,8 @@ This is the only way notebook outputs are produced:
 Each notebook's outputs are cleared, it runs top to bottom on a new ``python3`` kernel
 (from the notebooks/ folder, network forbidden as in the tests), and its wall time,
 kernel start included, is stored in its metadata. The README's course table is then
-regenerated from ``course_lib.course``. The exit status is 1 if a notebook failed or
+regenerated from ``course_lib.course``, and the Chinese edition of each notebook run is
+rebuilt from its new outputs (tools/chinese_edition.py). The exit status is 1 if a notebook failed or
 ran over the time budget.
 """
 
@@ -95,6 +96,11 @@ def main() -> int:
         if over:
             failed.append(path.name)
 
+    import chinese_edition  # tools/chinese_edition.py, beside this file
+
+    executed = [] if args.table_only else [p.name for p in select(args.names) if p.name not in failed]
+    if (executed or args.table_only) and chinese_edition.main(executed) != 0:
+        print("The Chinese edition of some notebooks is behind their English: translate the cells listed above.")
     readme = course.with_course_table(README.read_text(encoding="utf-8"), course.course_table_markdown(NOTEBOOKS))
     README.write_text(course.with_module_table(readme), encoding="utf-8")
     print(f"README course table updated. {'Failed or over budget: ' + ', '.join(failed) if failed else 'All within budget.'}")
