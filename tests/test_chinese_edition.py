@@ -23,7 +23,7 @@ NOTEBOOKS = ROOT / "notebooks"
 ENGLISH = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 #: Notebooks whose translation is still being written (issue 15). Their tests are expected
 #: to fail (strict: one that starts passing fails until it is taken off this list).
-PENDING = {p.name[:2] for p in ENGLISH}
+PENDING = {'00', '01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11', '12', '13', '16', '17', '18', '19', '20'}
 
 
 def _each(expect_translated=True):
@@ -141,6 +141,8 @@ def test_formulas_links_and_code_names_survive_translation(english):
     link = re.compile(r"\]\(([^)]+)\)")
     code = re.compile(r"`([^`\n]+)`")
     for i, (a, b) in enumerate(zip(_markdown(english), _markdown(edition.chinese_path(english)))):
+        if i == 0:  # the title cell's last line links the other edition, from its own folder
+            a, b = a.rstrip().rsplit("\n", 1)[0], b.rstrip().rsplit("\n", 1)[0]
         assert set(math.findall(b)) == set(math.findall(a)), f"Markdown cell {i}: formulas changed: {set(math.findall(a)) ^ set(math.findall(b))}"
         assert set(link.findall(b)) == set(link.findall(a)), f"Markdown cell {i}: link targets changed"
         assert set(code.findall(a)) <= set(code.findall(b)), f"Markdown cell {i}: code names lost: {set(code.findall(a)) - set(code.findall(b))}"
