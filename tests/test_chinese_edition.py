@@ -23,7 +23,7 @@ NOTEBOOKS = ROOT / "notebooks"
 ENGLISH = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 #: Notebooks whose translation is still being written (issue 15). Their tests are expected
 #: to fail (strict: one that starts passing fails until it is taken off this list).
-PENDING = {'02', '06', '10', '19'}
+PENDING = set()
 
 
 def _each(expect_translated=True):
