@@ -121,24 +121,53 @@ def reconstruction_model(encoder, input_shape, output_shape, name: str = "pretra
     return keras.Model(inputs, outputs, name=name)
 
 
+def _per_call(rows: int, batch_size: int) -> int:
+    # One epoch's batches per call into the backend: the same updates in the same order,
+    # without a Python round trip per batch. PyTorch's trainer runs one step per call.
+    return 1 if keras.backend.backend() == "torch" else max(1, -(-rows // batch_size))
+
+
 def pretrain_masked(encoder, x, epochs: int = 10, mask_rate: float = 0.15, span_length: int = 4, batch_size: int = 128,
-                    learning_rate: float = 1e-3, seed: int = 0, verbose: int = 0):
+                    learning_rate: float = 1e-3, seed: int = 0, verbose: int = 0, model=None):
     """Masked-modelling pretraining of a sequence encoder on unlabelled ``x`` ``(n, steps, features)``.
 
     A fresh span mask is drawn for every epoch, so the encoder never sees the same
     holes twice. The encoder must map ``(steps, features + 1)`` (the signal plus the
     "hidden" channel of :func:`masked_modeling_data`) to a sequence.
 
+    Args:
+        model: optionally, the model an earlier call returned for this same ``encoder``
+            and input shape. It is trained again from the encoder's current weights with a
+            new head and a fresh optimizer, exactly as a new call would train it, but
+            without tracing its training step a second time (seconds on a CPU).
+
     Returns:
         ``(model, history)``: the encoder with its reconstruction head, and the loss per
         epoch. Only hidden steps contribute to it, but Keras averages over all steps, so
         it equals the hidden-step mean squared error times the hidden fraction.
+
+    Raises:
+        ValueError: ``epochs`` is not a positive integer, or ``model`` was not made for
+            ``encoder`` and this input shape.
     """
+    from course_lib.training import Restartable
+
     check.positive_int("pretrain_masked", "epochs", epochs)
     x = np.asarray(x, dtype="float32")
     inputs, targets, weights = masked_modeling_data(x[:1], mask_rate, span_length, seed)
-    model = reconstruction_model(encoder, inputs.shape[1:], targets.shape[1:])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    fresh = reconstruction_model(encoder, inputs.shape[1:], targets.shape[1:])  # a new head, drawn as a new call draws it
+    if model is None:
+        model = fresh
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+        model._course_lib_restart = Restartable(model)
+    else:
+        restart = getattr(model, "_course_lib_restart", None)
+        if restart is None or encoder not in model.layers or tuple(model.input_shape[1:]) != tuple(inputs.shape[1:]):
+            raise ValueError(
+                f"pretrain_masked: `model` must be what an earlier pretrain_masked call returned for this `encoder` "
+                f"({encoder.name}) and inputs of shape {tuple(inputs.shape[1:])}, got {model!r}"
+            )
+        restart.restart(fresh.get_weights(), learning_rate=learning_rate)
     rng, losses = np.random.default_rng(seed), []
     for _ in range(epochs):
         inputs, targets, weights = masked_modeling_data(x, mask_rate, span_length, rng)
@@ -150,17 +179,29 @@ def pretrain_denoising(encoder, x, epochs: int = 10, noise_std: float = 0.1, dro
                        learning_rate: float = 1e-3, clip=None, seed: int = 0, verbose: int = 0):
     """Denoising pretraining of an encoder on unlabelled ``x``: reconstruct ``x`` from a corrupted copy.
 
-    Fresh noise is drawn for every epoch. The encoder must map one example to a vector.
+    Every epoch reshuffles ``x`` and draws fresh noise; it trains on whole batches only,
+    ``len(x) // batch_size`` of them, so each epoch leaves out a different random
+    remainder of fewer than ``batch_size`` rows. The encoder must map one example to a vector.
 
     Returns:
         ``(model, history)``: the encoder with its reconstruction head, and the loss per epoch.
+
+    Raises:
+        ValueError: ``epochs`` or ``batch_size`` is not a positive integer, or ``x`` has
+            fewer rows than one batch.
     """
     check.positive_int("pretrain_denoising", "epochs", epochs)
+    check.positive_int("pretrain_denoising", "batch_size", batch_size)
     x = np.asarray(x, dtype="float32")
+    if len(x) < batch_size:
+        raise ValueError(f"pretrain_denoising: `x` has {len(x)} rows, fewer than one batch (`batch_size`={batch_size})")
     model = reconstruction_model(encoder, x.shape[1:], x.shape[1:])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-    rng, losses = np.random.default_rng(seed), []
-    for _ in range(epochs):
-        noisy = corrupt(x, noise_std, drop_rate, rng, clip)
-        losses += model.fit(noisy, x, epochs=1, batch_size=batch_size, verbose=verbose).history["loss"]
-    return model, {"loss": losses}
+    steps = len(x) // batch_size  # whole batches: each epoch leaves out a different random remainder
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", steps_per_execution=_per_call(steps * batch_size, batch_size))
+    # Every epoch's shuffled rows and fresh noise are drawn here, so one `fit` call runs all the epochs
+    # (a call per epoch would rebuild Keras' input pipeline each time, which costs more than the epoch).
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate([rng.permutation(len(x))[: steps * batch_size] for _ in range(epochs)])
+    noisy = np.concatenate([corrupt(x[part], noise_std, drop_rate, rng, clip) for part in np.split(rows, epochs)])
+    history = model.fit(noisy, x[rows], batch_size=batch_size, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=verbose)
+    return model, {"loss": history.history["loss"]}

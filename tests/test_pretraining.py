@@ -108,6 +108,45 @@ def test_pretrain_helpers_lower_their_loss_and_keep_the_encoder():
         P.pretrain_denoising(dense, x[..., 0], epochs=0)
 
 
+def test_pretrain_masked_again_with_its_model_equals_a_fresh_call():
+    """``model=`` only saves the tracing: the same start gives the same losses and weights as a new model."""
+    x = np.random.default_rng(0).normal(size=(300, 10, 2)).astype("float32")
+
+    def encoder():
+        layer = TransformerEncoder(1, num_heads=2, ff_dim=16, model_dim=8, max_length=10, pooling=None)
+        layer.build((None, 10, 3))
+        return layer
+
+    settings = dict(epochs=2, batch_size=64, mask_rate=0.3, span_length=2)
+    keras.utils.set_random_seed(0)
+    first = encoder()
+    start = first.get_weights()
+    model, _ = P.pretrain_masked(first, x[:100], **settings)  # trained once: a different head and optimizer state
+    keras.utils.set_random_seed(1)
+    fresh_model, fresh = P.pretrain_masked(encoder(), x, **settings)
+    keras.utils.set_random_seed(1)
+    first.set_weights(encoder().get_weights())
+    again_model, again = P.pretrain_masked(first, x, model=model, **settings)
+    assert again_model is model and again == fresh
+    assert all(np.array_equal(a, b) for a, b in zip(again_model.get_weights(), fresh_model.get_weights()))
+    assert not all(np.array_equal(a, b) for a, b in zip(start, first.get_weights()))
+    with pytest.raises(ValueError, match="earlier pretrain_masked call"):
+        P.pretrain_masked(encoder(), x, model=model, **settings)  # another encoder
+    with pytest.raises(ValueError, match="earlier pretrain_masked call"):
+        P.pretrain_masked(first, x, model=keras.Sequential([keras.Input((10, 3)), first]), **settings)
+
+
+def test_pretrain_denoising_reshuffles_whole_batches_and_refuses_too_little_data():
+    dense = DenseEncoder(4, hidden_dims=(8,))
+    x = np.random.default_rng(0).random((100, 6)).astype("float32")
+    _, history = P.pretrain_denoising(dense, x, epochs=3, batch_size=32, noise_std=0.1)
+    assert len(history["loss"]) == 3 and len(set(history["loss"])) == 3
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        P.pretrain_denoising(dense, x[:10], epochs=1, batch_size=32)
+    with pytest.raises(ValueError, match="batch_size"):
+        P.pretrain_denoising(dense, x, epochs=1, batch_size=0)
+
+
 @pytest.mark.parametrize("mask_rate, measured", [(0.5, 0.41), (0.15, 0.19)])
 def test_hidden_fraction_is_what_the_docstring_says(mask_rate, measured):
     """Overlapping spans hide less than mask_rate; rounding the number of spans can hide more."""
