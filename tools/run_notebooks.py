@@ -8,7 +8,10 @@ This is the only way notebook outputs are produced:
 
 Each notebook's outputs are cleared, it runs top to bottom on a new ``python3`` kernel
 (from the notebooks/ folder, network forbidden as in the tests), and its wall time,
-kernel start included, is stored in its metadata. The README's course table is then
+kernel start included, is stored in its metadata, with the host's reference time measured
+before the first notebook and after the last (a fixed, seeded Keras fit in a fresh process:
+about 1.2 s on an unloaded 2-core machine; a shared host can be 2-3x slower from one minute
+to the next, and the notebooks' times move with it). The README's course table is then
 regenerated from ``course_lib.course``, and the Chinese edition of each notebook run is
 rebuilt from its new outputs (tools/chinese_edition.py). The exit status is 1 if a notebook failed or
 ran over the time budget.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -49,6 +53,32 @@ def select(names: list[str]) -> list[Path]:
     return chosen
 
 
+#: The host reference: 5 epochs of a small Conv1D classifier on fixed random data, after one untimed epoch.
+REFERENCE = """
+import os, time
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import keras, numpy as np
+keras.utils.set_random_seed(0)
+x, y = np.random.rand(4096, 40, 8).astype("float32"), np.random.randint(0, 10, 4096)
+model = keras.Sequential([keras.Input((40, 8)), keras.layers.Conv1D(32, 5, activation="relu"),
+                          keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(10)])
+model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+start = time.perf_counter()
+model.fit(x, y, batch_size=64, epochs=5, verbose=0)
+print(round(time.perf_counter() - start, 2))
+"""
+
+
+def host_reference() -> float | None:
+    """Seconds the reference fit takes in a fresh process on this host now (None if it could not run)."""
+    try:
+        done = subprocess.run([sys.executable, "-c", REFERENCE], capture_output=True, text=True, timeout=300, check=True)
+        return float(done.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
 def execute(path: Path, cell_timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -77,11 +107,15 @@ def main() -> int:
     parser.add_argument("names", nargs="*", help="notebook numbers or filenames (default: all)")
     parser.add_argument("--cell-timeout", type=int, default=300, help="seconds one cell may run")
     parser.add_argument("--table-only", action="store_true", help="only rewrite the README course table from the stored times")
+    parser.add_argument("--no-reference", action="store_true", help="skip the host reference fits")
     args = parser.parse_args()
 
     os.environ[OFFLINE_ENV_VAR] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    failed = []
+    failed, ran = [], []
+    reference = [] if args.table_only or args.no_reference else [host_reference()]
+    if reference:
+        print(f"host reference before: {reference[0]} s (about 1.2 s unloaded; higher is slower)")
     for path in [] if args.table_only else select(args.names):
         print(f"{path.name:<50}", end=" ", flush=True)
         try:
@@ -91,10 +125,18 @@ def main() -> int:
             print(str(exc)[-3000:])
             failed.append(path.name)
             continue
+        ran.append(path)
         over = seconds > course.TIME_BUDGET_S
         print(f"{seconds:6.1f} s" + (f"  OVER the {course.TIME_BUDGET_S:.0f} s budget" if over else ""))
         if over:
             failed.append(path.name)
+    if reference and ran:
+        reference.append(host_reference())
+        print(f"host reference after: {reference[1]} s")
+        for path in ran:  # the host's state around the run, beside each recorded time
+            nb = nbformat.read(path, as_version=4)
+            nb.metadata[course.METADATA_KEY]["host_reference_s"] = reference
+            nbformat.write(nb, path)
 
     import chinese_edition  # tools/chinese_edition.py, beside this file
 
