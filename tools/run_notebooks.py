@@ -140,7 +140,7 @@ def main() -> int:
 
     import chinese_edition  # tools/chinese_edition.py, beside this file
 
-    executed = [] if args.table_only else [p.name for p in select(args.names) if p.name not in failed]
+    executed = [p.name for p in ran]  # over the budget or not, their outputs are new: their Chinese edition follows
     if (executed or args.table_only) and chinese_edition.main(executed) != 0:
         print("The Chinese edition of some notebooks is behind their English: translate the cells listed above.")
     readme = course.with_course_table(README.read_text(encoding="utf-8"), course.course_table_markdown(NOTEBOOKS))
