@@ -30,7 +30,7 @@ import numpy as np
 from keras import ops
 
 from course_lib import _validation as check
-from course_lib.pretraining import corrupt
+from course_lib.pretraining import corrupt, _steps_per_call
 
 #: The encoder of notebook 12's contrastive recipe: ``course_lib.ConvEncoder(**MNIST1D_ENCODER)``,
 #: three convolution blocks (32, 64, 64 kernels of 5, max pooling), global average pooling, a dense
@@ -292,8 +292,7 @@ def pretrain_contrastive(encoder, x, epochs: int = 5, batch_size: int = 250, lea
     model = contrastive_model(encoder, x.shape[1:], projection_dims, seed)
     schedule = warmup_cosine(learning_rate, total_steps=epochs * steps + 1, warmup_steps=max(1, steps // 2))
     loss = lambda _, codes: info_nce(codes[:, 0], codes[:, 1], temperature)  # noqa: E731 (the loss makes its own targets)
-    per_call = 1 if keras.backend.backend() == "torch" else steps  # PyTorch's trainer runs one step per call
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, steps_per_execution=per_call)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, steps_per_execution=_steps_per_call(steps))
     rng, losses, dummy = np.random.default_rng(seed), [], np.zeros(len(x), "float32")
     view_kwargs = dict(view_kwargs or {})
     for _ in range(epochs):

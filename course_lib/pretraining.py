@@ -121,10 +121,11 @@ def reconstruction_model(encoder, input_shape, output_shape, name: str = "pretra
     return keras.Model(inputs, outputs, name=name)
 
 
-def _per_call(rows: int, batch_size: int) -> int:
-    # One epoch's batches per call into the backend: the same updates in the same order,
-    # without a Python round trip per batch. PyTorch's trainer runs one step per call.
-    return 1 if keras.backend.backend() == "torch" else max(1, -(-rows // batch_size))
+def _steps_per_call(steps: int) -> int:
+    """``steps_per_execution`` for an epoch of ``steps`` batches: all of them in one call into the
+    backend (the same updates in the same order, without a Python round trip per batch); 1 on
+    PyTorch, whose trainer runs one step per call."""
+    return 1 if keras.backend.backend() == "torch" else steps
 
 
 def pretrain_masked(encoder, x, epochs: int = 10, mask_rate: float = 0.15, span_length: int = 4, batch_size: int = 128,
@@ -138,8 +139,11 @@ def pretrain_masked(encoder, x, epochs: int = 10, mask_rate: float = 0.15, span_
     Args:
         model: optionally, the model an earlier call returned for this same ``encoder``
             and input shape. It is trained again from the encoder's current weights with a
-            new head and a fresh optimizer, exactly as a new call would train it, but
-            without tracing its training step a second time (seconds on a CPU).
+            new head and a fresh optimizer, as a new call would train it, but without
+            tracing its training step a second time (seconds on a CPU). On TensorFlow the
+            run is the new call's bit for bit; on JAX and PyTorch it agrees to float32
+            rounding, and its batches come in another order (Keras shuffles a new model's
+            first fit differently): an equivalent run, not the identical one.
 
     Returns:
         ``(model, history)``: the encoder with its reconstruction head, and the loss per
@@ -159,15 +163,16 @@ def pretrain_masked(encoder, x, epochs: int = 10, mask_rate: float = 0.15, span_
     if model is None:
         model = fresh
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-        model._course_lib_restart = Restartable(model)
+        model._course_lib_restart = (Restartable(model), learning_rate)
     else:
-        restart = getattr(model, "_course_lib_restart", None)
+        restart, compiled_rate = getattr(model, "_course_lib_restart", (None, None))
         if restart is None or encoder not in model.layers or tuple(model.input_shape[1:]) != tuple(inputs.shape[1:]):
             raise ValueError(
                 f"pretrain_masked: `model` must be what an earlier pretrain_masked call returned for this `encoder` "
                 f"({encoder.name}) and inputs of shape {tuple(inputs.shape[1:])}, got {model!r}"
             )
-        restart.restart(fresh.get_weights(), learning_rate=learning_rate)
+        # the compiled rate comes back with the optimizer's state; set a rate only if it changed
+        restart.restart(fresh.get_weights(), learning_rate=None if learning_rate == compiled_rate else learning_rate)
     rng, losses = np.random.default_rng(seed), []
     for _ in range(epochs):
         inputs, targets, weights = masked_modeling_data(x, mask_rate, span_length, rng)
@@ -197,7 +202,7 @@ def pretrain_denoising(encoder, x, epochs: int = 10, noise_std: float = 0.1, dro
         raise ValueError(f"pretrain_denoising: `x` has {len(x)} rows, fewer than one batch (`batch_size`={batch_size})")
     model = reconstruction_model(encoder, x.shape[1:], x.shape[1:])
     steps = len(x) // batch_size  # whole batches: each epoch leaves out a different random remainder
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", steps_per_execution=_per_call(steps * batch_size, batch_size))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", steps_per_execution=_steps_per_call(steps))
     # Every epoch's shuffled rows and fresh noise are drawn here, so one `fit` call runs all the epochs
     # (a call per epoch would rebuild Keras' input pipeline each time, which costs more than the epoch).
     rng = np.random.default_rng(seed)

@@ -48,7 +48,10 @@ class Restartable:
     model for every run would pay that each time. ``Restartable`` compiles nothing itself:
     it records the optimizer's state at step 0 once, and ``restart`` puts the model back to
     any weights with that state (iteration 0, no momentum, the compiled learning rate), so
-    the next ``fit`` is a fresh run that reuses the traced step.
+    the next ``fit`` is a fresh run that reuses the traced step. On TensorFlow it is the very
+    run a newly compiled model would make; on JAX and PyTorch a shuffled ``fit`` takes its
+    batches in another order (Keras shuffles a new model's first fit differently), the same
+    run in distribution.
 
     Args:
         model: a compiled ``keras.Model``.
