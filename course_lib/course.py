@@ -192,9 +192,9 @@ COURSE: tuple[Notebook, ...] = (
         "14",
         "fine_tuning_knobs",
         "Fine-tuning's knobs: learning rate, schedule, optimizer, checkpoints, KerasHub",
-        ("§3", "Q2"),
+        ("§3",),
         "Learning rate, warm-up and cosine decay, SGD / momentum / Adam / AdamW compared on validation, the choice "
-        "scored once on test; steps to a target accuracy with and without pretraining; BackupAndRestore; KerasHub.",
+        "scored once on test; BackupAndRestore; KerasHub.",
     ),
     Notebook(
         "15",
